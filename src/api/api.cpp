@@ -1,0 +1,17 @@
+#include "api/api.h"
+
+#include "api/public/handlers.h"
+
+namespace langfuse::api {
+
+void RegisterPublicApi(http::Router& router, ApiContext& context) {
+  RegisterHealthRoutes(router, context);
+  RegisterProjectRoutes(router, context);
+  RegisterIngestionRoutes(router, context);
+  RegisterTraceRoutes(router, context);
+  RegisterObservationRoutes(router, context);
+  RegisterScoreRoutes(router, context);
+  RegisterMetricsRoutes(router, context);
+}
+
+}  // namespace langfuse::api

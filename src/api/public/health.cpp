@@ -1,0 +1,31 @@
+// GET /api/public/health and /api/public/ready: unauthenticated, for load balancers.
+#include "api/json_views.h"
+#include "api/public/handlers.h"
+#include "common/version.h"
+
+namespace langfuse::api {
+
+void RegisterHealthRoutes(http::Router& router, ApiContext& context) {
+  router.Add("GET", "/api/public/health", [&context](http::Request&) {
+    // Every store must answer; a health check that only says "the process runs" hides outages.
+    for (Status s : {context.meta.Ping(), context.traces.Ping()}) {
+      if (!s.ok()) {
+        return http::Response::Json(503, Json{{"status", "Database not available: " + s.message()},
+                                              {"version", kVersion}}.dump());
+      }
+    }
+    if (auto stats = context.queue.Stats(); !stats.ok()) {
+      return http::Response::Json(503, Json{{"status", "Queue not available: " + stats.status().message()},
+                                            {"version", kVersion}}.dump());
+    }
+    return http::Response::Json(200, Json{{"status", "OK"}, {"version", kVersion}}.dump());
+  });
+  router.Add("GET", "/api/public/ready", [&context](http::Request&) {
+    if (context.shutting_down.load()) {
+      return http::Response::Json(500, Json{{"status", "Server is shutting down"}, {"version", kVersion}}.dump());
+    }
+    return http::Response::Json(200, Json{{"status", "OK"}, {"version", kVersion}}.dump());
+  });
+}
+
+}  // namespace langfuse::api

@@ -1,0 +1,71 @@
+// POST /api/public/ingestion: the legacy batch API. Validates every event, makes the accepted
+// ones durable in the queue, and only then answers 207 with per-event results.
+#include <simdjson.h>
+
+#include "api/json_views.h"
+#include "api/public/handlers.h"
+#include "api/request_auth.h"
+#include "common/metrics.h"
+#include "common/time.h"
+#include "ingest/batch.h"
+
+namespace langfuse::api {
+namespace {
+
+Counter& EventCounter(const std::string& outcome, const std::string& type) {
+  return Metrics().GetCounter("langfuse_ingestion_events_total", "Ingestion events by outcome and type",
+                              "outcome=\"" + outcome + "\",type=\"" + type + "\"");
+}
+
+ingest::IngestionSource SourceOf(const http::Request& request, const auth::AuthContext& auth) {
+  ingest::IngestionSource source;
+  source.api_key_id = auth.api_key_id;
+  auto header = [&](const char* dashed, const char* underscored) {
+    std::string_view v = request.Header(dashed);
+    if (v.empty()) v = request.Header(underscored);
+    return std::string(v.substr(0, 64));
+  };
+  source.sdk_name = header("x-langfuse-sdk-name", "x_langfuse_sdk_name");
+  source.sdk_version = header("x-langfuse-sdk-version", "x_langfuse_sdk_version");
+  if (source.sdk_name.empty()) source.sdk_name = "unknown";
+  if (source.sdk_version.empty()) source.sdk_version = "unknown";
+  return source;
+}
+
+}  // namespace
+
+void RegisterIngestionRoutes(http::Router& router, ApiContext& context) {
+  router.Add("POST", "/api/public/ingestion", [&context](http::Request& request) {
+    http::Response error;
+    auto auth = AuthenticateRequest(context, request, KeyAccess::kIngestion, error);
+    if (!auth) return error;
+
+    thread_local simdjson::dom::parser parser;
+    ingest::EventScope scope{auth->access_level != auth::kAccessProject};
+    auto validation = ingest::ValidateBatch(parser, request.body, scope);
+    if (!validation.ok()) {
+      return http::Response::Json(
+          400, Json{{"message", "Invalid request data"}, {"errors", Json::array({validation.status().message()})},
+                    {"error", validation.status().message()}}
+                   .dump());
+    }
+    if (!validation->accepted.empty()) {
+      const std::string payload =
+          ingest::EncodeQueuePayload(auth->project_id, SourceOf(request, *auth), NowMs(), validation->accepted);
+      Status queued = context.queue.Append({{payload, static_cast<uint32_t>(validation->accepted.size())}});
+      if (!queued.ok()) return ErrorResponse(queued);
+    }
+    for (const auto& type : validation->accepted_types) EventCounter("accepted", type).Add();
+    for (const auto& type : validation->rejected_types) EventCounter("rejected", type).Add();
+
+    Json successes = Json::array();
+    for (const auto& id : validation->successes) successes.push_back(Json{{"id", id}, {"status", 201}});
+    Json errors = Json::array();
+    for (const auto& [id, e] : validation->errors) {
+      errors.push_back(Json{{"id", id}, {"status", e.status}, {"message", e.message}, {"error", e.error}});
+    }
+    return http::Response::Json(207, Json{{"successes", successes}, {"errors", errors}}.dump());
+  });
+}
+
+}  // namespace langfuse::api

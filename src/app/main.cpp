@@ -1,0 +1,117 @@
+// The `langfuse` binary: subcommand dispatch only.
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "app/application.h"
+#include "app/dlq_command.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "config/config.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(Usage: langfuse <command> [options]
+
+An LLM observability server compatible with Langfuse's API and SDKs.
+
+Commands:
+  server     Run the web and worker roles in one process (the default)
+  migrate    Apply pending migrations of the transactional and tracing stores, then exit
+  dlq        List or replay events in the dead-letter store
+  version    Print the version
+
+Run `langfuse <command> --help` for a command's options. Configuration comes from the
+environment (Langfuse's variable names): PORT, HOSTNAME, LANGFUSE_DATA_DIR, SALT,
+LANGFUSE_INIT_*, LANGFUSE_INGESTION_CLICKHOUSE_WRITE_BATCH_SIZE, ... (see README.md).
+)";
+
+constexpr const char* kServerHelp = R"(Usage: langfuse server
+
+Runs the public API (web role) and the ingestion worker in one process on the embedded stores
+under LANGFUSE_DATA_DIR (default ./data): SQLite for transactional data, chDB for tracing data,
+and a durable local queue. Listens on PORT (default 3000). Stops gracefully on SIGTERM/SIGINT:
+stops accepting, finishes in-flight requests, writes buffered events, closes the stores.
+)";
+
+constexpr const char* kMigrateHelp = R"(Usage: langfuse migrate
+
+Applies the numbered migrations of the transactional store (LANGFUSE_DATA_DIR/langfuse.db) and
+the tracing store (LANGFUSE_DATA_DIR/clickhouse) that are not applied yet, prints how many ran,
+and exits. `langfuse server` does the same at start; running it twice applies nothing.
+)";
+
+constexpr const char* kVersionHelp = "Usage: langfuse version\n\nPrints the version.\n";
+
+bool WantsHelp(const std::vector<std::string>& args) {
+  for (const auto& a : args) {
+    if (a == "--help" || a == "-h") return true;
+  }
+  return false;
+}
+
+langfuse::LogLevel ParseLevel(const std::string& level) {
+  if (level == "debug" || level == "trace") return langfuse::LogLevel::kDebug;
+  if (level == "warn") return langfuse::LogLevel::kWarn;
+  if (level == "error" || level == "fatal") return langfuse::LogLevel::kError;
+  return langfuse::LogLevel::kInfo;
+}
+
+int Run(const std::string& command, const std::vector<std::string>& args) {
+  using langfuse::app::Application;
+  if (command == "version") {
+    if (WantsHelp(args)) return std::fputs(kVersionHelp, stdout), 0;
+    std::printf("langfuse %s\n", langfuse::kVersion);
+    return 0;
+  }
+  if (command == "dlq") return langfuse::app::RunDlqCommand(args);
+  if (command != "server" && command != "migrate") {
+    std::fprintf(stderr, "langfuse: unknown command '%s'\n\n%s", command.c_str(), kUsage);
+    return 2;
+  }
+  if (WantsHelp(args)) {
+    std::fputs(command == "server" ? kServerHelp : kMigrateHelp, stdout);
+    return 0;
+  }
+  if (!args.empty()) {
+    std::fprintf(stderr, "langfuse %s: unexpected argument '%s' (see --help)\n", command.c_str(), args[0].c_str());
+    return 2;
+  }
+  const langfuse::Config config = langfuse::LoadConfig();
+  langfuse::SetLogLevel(ParseLevel(config.log_level));
+  if (config.salt.empty()) {
+    LOG_WARN("SALT is not set: API keys are hashed with an empty salt; set SALT in production");
+  }
+  langfuse::app::BlockShutdownSignals();
+  auto app = Application::Open(config);
+  if (command == "migrate") {
+    std::printf("transactional store: %d migration(s) applied\ntracing store: %d migration(s) applied\n",
+                app->applied_meta_migrations(), app->applied_trace_migrations());
+    return 0;
+  }
+  app->Initialize();
+  return app->Serve(langfuse::app::Roles{});
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::string command = "server";
+  if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (!args.empty() && args[0].rfind("-", 0) != 0) {
+    command = args[0];
+    args.erase(args.begin());
+  }
+  try {
+    return Run(command, args);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "langfuse: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,37 @@
+#include "common/time.h"
+
+#include <gtest/gtest.h>
+
+namespace langfuse {
+namespace {
+
+TEST(Time, ParsesZuluAndOffsets) {
+  EXPECT_EQ(ParseIso8601Ms("1970-01-01T00:00:00Z"), 0);
+  EXPECT_EQ(ParseIso8601Ms("2024-03-01T12:34:56.789Z"), 1709296496789);
+  EXPECT_EQ(ParseIso8601Ms("2024-03-01T14:34:56.789+02:00"), 1709296496789);
+  EXPECT_EQ(ParseIso8601Ms("2024-03-01T10:34:56.789-0200"), 1709296496789);
+  EXPECT_EQ(ParseIso8601Ms("2024-03-01T12:34:56.789123456Z"), 1709296496789);  // truncated to ms
+  EXPECT_EQ(ParseIso8601Ms("2024-03-01T12:34:56.7Z"), 1709296496700);
+}
+
+TEST(Time, RejectsNaiveAndGarbage) {
+  EXPECT_FALSE(ParseIso8601Ms("2024-03-01T12:34:56"));
+  EXPECT_FALSE(ParseIso8601Ms("2024-03-01 12:34:56Z"));
+  EXPECT_FALSE(ParseIso8601Ms("2024-02-30T00:00:00Z"));
+  EXPECT_FALSE(ParseIso8601Ms("2024-03-01T12:34:56.Z"));
+  EXPECT_FALSE(ParseIso8601Ms("yesterday"));
+  EXPECT_FALSE(ParseIso8601Ms(""));
+  EXPECT_FALSE(ParseIso8601Ms("2024-03-01T12:34:56Zjunk"));
+}
+
+TEST(Time, FormatsAsLangfuseDoes) {
+  EXPECT_EQ(FormatIso8601Ms(1709296496789), "2024-03-01T12:34:56.789Z");
+  EXPECT_EQ(FormatIso8601Ms(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatIso8601Ms(-1), "1969-12-31T23:59:59.999Z");
+  EXPECT_EQ(FormatClickHouseDateTime64(1709296496789), "2024-03-01 12:34:56.789");
+  EXPECT_EQ(ParseClickHouseDateTime64("2024-03-01 12:34:56.789"), 1709296496789);
+  EXPECT_EQ(ParseClickHouseDateTime64("2024-03-01 12:34:56"), 1709296496000);
+}
+
+}  // namespace
+}  // namespace langfuse

@@ -1,0 +1,72 @@
+#include "config/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <stdexcept>
+
+namespace langfuse {
+namespace {
+
+int64_t ParseInt(const EnvLookup& env, const std::string& name, int64_t fallback, int64_t min, int64_t max) {
+  const auto value = env(name);
+  if (!value || value->empty()) return fallback;
+  int64_t out = 0;
+  const char* end = value->data() + value->size();
+  auto [ptr, ec] = std::from_chars(value->data(), end, out);
+  if (ec != std::errc() || ptr != end || out < min || out > max) {
+    throw std::invalid_argument(name + " must be an integer between " + std::to_string(min) + " and " +
+                                std::to_string(max) + ", got '" + *value + "'");
+  }
+  return out;
+}
+
+bool ParseBool(const EnvLookup& env, const std::string& name, bool fallback) {
+  const auto value = env(name);
+  if (!value || value->empty()) return fallback;
+  if (*value == "true" || *value == "1") return true;
+  if (*value == "false" || *value == "0") return false;
+  throw std::invalid_argument(name + " must be true or false, got '" + *value + "'");
+}
+
+std::string ParseString(const EnvLookup& env, const std::string& name, std::string fallback) {
+  const auto value = env(name);
+  return value && !value->empty() ? *value : fallback;
+}
+
+}  // namespace
+
+std::optional<std::string> GetEnv(const std::string& name) {
+  const char* v = std::getenv(name.c_str());
+  if (v == nullptr) return std::nullopt;
+  return std::string(v);
+}
+
+Config LoadConfig(const EnvLookup& env) {
+  Config c;
+  c.port = static_cast<uint16_t>(ParseInt(env, "PORT", c.port, 0, 65535));
+  c.hostname = ParseString(env, "HOSTNAME", c.hostname);
+  c.data_dir = ParseString(env, "LANGFUSE_DATA_DIR", c.data_dir);
+  c.salt = ParseString(env, "SALT", c.salt);
+  c.log_level = ParseString(env, "LANGFUSE_LOG_LEVEL", c.log_level);
+  if (c.log_level != "debug" && c.log_level != "info" && c.log_level != "warn" && c.log_level != "error" &&
+      c.log_level != "trace" && c.log_level != "fatal") {
+    throw std::invalid_argument("LANGFUSE_LOG_LEVEL must be one of trace, debug, info, warn, error, fatal");
+  }
+  c.api_key_cache_ttl_seconds =
+      static_cast<int>(ParseInt(env, "LANGFUSE_CACHE_API_KEY_TTL_SECONDS", c.api_key_cache_ttl_seconds, 0, 86400));
+  c.api_key_cache_enabled = ParseBool(env, "LANGFUSE_CACHE_API_KEY_ENABLED", c.api_key_cache_enabled);
+  c.http_io_threads = static_cast<int>(ParseInt(env, "LANGFUSE_HTTP_IO_THREADS", c.http_io_threads, 0, 256));
+  c.http_handler_threads =
+      static_cast<int>(ParseInt(env, "LANGFUSE_HTTP_HANDLER_THREADS", c.http_handler_threads, 1, 1024));
+  c.write_batch_size = static_cast<int>(
+      ParseInt(env, "LANGFUSE_INGESTION_CLICKHOUSE_WRITE_BATCH_SIZE", c.write_batch_size, 1, 1'000'000));
+  c.write_interval_ms = static_cast<int>(
+      ParseInt(env, "LANGFUSE_INGESTION_CLICKHOUSE_WRITE_INTERVAL_MS", c.write_interval_ms, 1, 600'000));
+  c.max_attempts =
+      static_cast<int>(ParseInt(env, "LANGFUSE_INGESTION_CLICKHOUSE_MAX_ATTEMPTS", c.max_attempts, 1, 100));
+  c.retry_backoff_ms =
+      static_cast<int>(ParseInt(env, "LANGFUSE_INGESTION_RETRY_BACKOFF_MS", c.retry_backoff_ms, 0, 600'000));
+  return c;
+}
+
+}  // namespace langfuse

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace langfuse {
+
+//! Everything the process reads from its environment, under Langfuse's variable names where one
+//! exists. Built once at start-up; read-only afterwards.
+struct Config {
+  uint16_t port = 3000;                       //!< PORT
+  std::string hostname = "0.0.0.0";           //!< HOSTNAME
+  std::string data_dir = "./data";            //!< LANGFUSE_DATA_DIR
+  std::string salt;                           //!< SALT (API-key hashing)
+  std::string log_level = "info";             //!< LANGFUSE_LOG_LEVEL
+  int api_key_cache_ttl_seconds = 300;        //!< LANGFUSE_CACHE_API_KEY_TTL_SECONDS
+  bool api_key_cache_enabled = true;          //!< LANGFUSE_CACHE_API_KEY_ENABLED
+  int http_io_threads = 0;                    //!< LANGFUSE_HTTP_IO_THREADS (0 = one per core)
+  int http_handler_threads = 32;              //!< LANGFUSE_HTTP_HANDLER_THREADS
+
+  // Worker (Langfuse's ingestion variables).
+  int write_batch_size = 1000;                //!< LANGFUSE_INGESTION_CLICKHOUSE_WRITE_BATCH_SIZE
+  int write_interval_ms = 500;                //!< LANGFUSE_INGESTION_CLICKHOUSE_WRITE_INTERVAL_MS
+  int max_attempts = 3;                       //!< LANGFUSE_INGESTION_CLICKHOUSE_MAX_ATTEMPTS
+  int retry_backoff_ms = 500;                 //!< LANGFUSE_INGESTION_RETRY_BACKOFF_MS (doubles per attempt)
+
+  //! Paths under data_dir.
+  std::string MetaDbPath() const { return data_dir + "/langfuse.db"; }
+  std::string QueueDbPath() const { return data_dir + "/queue.db"; }
+  std::string ClickHousePath() const { return data_dir + "/clickhouse"; }
+};
+
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+//! The process environment.
+std::optional<std::string> GetEnv(const std::string& name);
+
+//! Reads the configuration; throws std::invalid_argument naming the variable when a value is
+//! malformed (start-up only).
+Config LoadConfig(const EnvLookup& env = GetEnv);
+
+}  // namespace langfuse

@@ -1,0 +1,53 @@
+#include "ingest/batch.h"
+
+#include <gtest/gtest.h>
+
+namespace langfuse::ingest {
+namespace {
+
+TEST(ValidateBatch, MalformedEnvelopes) {
+  simdjson::dom::parser parser;
+  EXPECT_EQ(ValidateBatch(parser, "{not json", {}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateBatch(parser, R"({"batch":{}})", {}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateBatch(parser, R"([1,2])", {}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(ValidateBatch(parser, R"({})", {}).status().code(), StatusCode::kInvalidArgument);
+  std::string deep(10000, '[');
+  deep += std::string(10000, ']');
+  EXPECT_EQ(ValidateBatch(parser, R"({"batch":[{"id":"e","body":{"input":)" + deep + "}}]}", {}).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateBatch, JudgesEachEventOnItsOwn) {
+  simdjson::dom::parser parser;
+  auto result = ValidateBatch(parser, R"({"batch":[
+      {"id":"ok","timestamp":"2024-01-01T00:00:00Z","type":"trace-create","body":{"id":"t"}},
+      {"id":"bad","timestamp":"2024-01-01T00:00:00","type":"trace-create","body":{"id":"t"}},
+      {"id":"log","timestamp":"2024-01-01T00:00:00Z","type":"sdk-log","body":{"log":1}},
+      {"id":"noid","timestamp":"2024-01-01T00:00:00Z","type":"trace-create","body":{"name":"x"}}],
+      "metadata":{"sdk":"x"}})",
+                              {});
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result->successes, (std::vector<std::string>{"ok", "noid"}));
+  ASSERT_EQ(result->errors.size(), 1u);
+  EXPECT_EQ(result->errors[0].first, "bad");
+  ASSERT_EQ(result->accepted.size(), 1u) << "only events with a body id are enqueued";
+}
+
+TEST(QueuePayload, RoundTrips) {
+  simdjson::dom::parser parser;
+  auto result = ValidateBatch(
+      parser, R"({"batch":[{"id":"ok","timestamp":"2024-01-01T00:00:00Z","type":"span-create","body":{"id":"s","name":"q\"x"}}]})", {});
+  ASSERT_TRUE(result.ok());
+  const std::string payload = EncodeQueuePayload("proj", IngestionSource{"k", "python", "2.0"}, 5, result->accepted);
+  simdjson::dom::parser parser2;
+  auto decoded = DecodeQueuePayload(parser2, payload);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  EXPECT_EQ(decoded->project_id, "proj");
+  EXPECT_EQ(decoded->source.sdk_name, "python");
+  EXPECT_EQ(decoded->received_at_ms, 5);
+  ASSERT_EQ(decoded->events.size(), 1u);
+  EXPECT_EQ(decoded->events[0].observation.name.value, "q\"x");
+}
+
+}  // namespace
+}  // namespace langfuse::ingest

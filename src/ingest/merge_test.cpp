@@ -1,0 +1,109 @@
+#include "ingest/merge.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "ingest/test_util.h"
+
+namespace langfuse::ingest {
+namespace {
+
+using testing::ParseOk;
+
+std::string Ev(const std::string& type, const std::string& ts, const std::string& body) {
+  return R"({"id":"e-)" + ts + R"(","timestamp":")" + ts + R"(","type":")" + type + R"(","body":)" + body + "}";
+}
+
+TraceState MergeTraces(const std::vector<std::string>& events) {
+  std::optional<TraceState> state;
+  for (const auto& json : events) {
+    auto e = ParseOk(json);
+    if (!state) state = NewTraceState("p", *e.body_id, e, 1000);
+    std::optional<traces::TraceRecord> tombstone;
+    ApplyTraceEvent(*state, e, tombstone);
+  }
+  FinishTrace(state->row, 2000);
+  return *state;
+}
+
+TEST(Merge, LaterValuesWinAndExplicitNullClears) {
+  auto s = MergeTraces({Ev("trace-create", "2024-01-01T00:00:00Z", R"({"id":"t","name":"a","userId":"u","release":"r"})"),
+                        Ev("trace-create", "2024-01-01T00:00:01Z", R"({"id":"t","name":"b","userId":null})")});
+  EXPECT_EQ(s.row.name, "b");
+  EXPECT_FALSE(s.row.user_id.has_value());
+  EXPECT_EQ(*s.row.release, "r") << "an absent field keeps its value";
+  EXPECT_EQ(s.row.event_ts_ms, 2000);
+}
+
+TEST(Merge, MetadataMergesDeeplyAndTagsUnion) {
+  auto s = MergeTraces({Ev("trace-create", "2024-01-01T00:00:00Z", R"({"id":"t","metadata":{"a":{"x":1}},"tags":["b","a"]})"),
+                        Ev("trace-create", "2024-01-01T00:00:01Z", R"({"id":"t","metadata":{"a":{"y":2},"b":3},"tags":["c","a"]})")});
+  EXPECT_EQ(nlohmann::json::parse(s.row.metadata.at("a")), nlohmann::json::parse(R"({"x":1,"y":2})"));
+  EXPECT_EQ(s.row.metadata.at("b"), "3");
+  EXPECT_EQ(s.row.tags, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST(Merge, InputKeepsTheLastNonEmptyValue) {
+  auto s = MergeTraces({Ev("trace-create", "2024-01-01T00:00:00Z", R"({"id":"t","input":{"q":1}})"),
+                        Ev("trace-create", "2024-01-01T00:00:01Z", R"({"id":"t","input":null,"output":"done"})"),
+                        Ev("trace-create", "2024-01-01T00:00:02Z", R"({"id":"t","input":{}})")});
+  EXPECT_EQ(*s.row.input, R"({"q":1})");
+  EXPECT_EQ(*s.row.output, "done");
+}
+
+TEST(Merge, TraceTimestampIsFixedByTheFirstExplicitValue) {
+  auto s = MergeTraces({Ev("trace-create", "2024-01-01T00:00:00Z", R"({"id":"t","timestamp":"2024-01-01T00:00:00Z"})"),
+                        Ev("trace-create", "2024-01-01T00:00:05Z", R"({"id":"t","timestamp":"2024-01-01T00:00:09Z"})")});
+  EXPECT_EQ(s.row.timestamp_ms, 1704067200000);
+}
+
+TEST(Merge, UpdateBeforeCreateTakesTheCreatesStartTimeTypeAndTrace) {
+  auto update = ParseOk(Ev("generation-update", "2024-01-01T00:00:05Z", R"({"id":"g","output":"hi","endTime":"2024-01-01T00:00:04Z"})"));
+  ObservationState state = NewObservationState("p", "g", update, 1000);
+  std::optional<traces::ObservationRecord> tombstone;
+  ApplyObservationEvent(state, update, tombstone);
+  FinishObservation(state.row, 1000);
+  state.stored = true;  // the update alone was written
+
+  auto create = ParseOk(Ev("span-create", "2024-01-01T00:00:00Z",
+                           R"({"id":"g","traceId":"t","name":"n","startTime":"2024-01-01T00:00:01Z"})"));
+  ApplyObservationEvent(state, create, tombstone);
+  FinishObservation(state.row, 2000);
+  EXPECT_EQ(state.row.start_time_ms, 1704067201000);
+  EXPECT_EQ(state.row.type, "SPAN");
+  EXPECT_EQ(state.row.trace_id, "t");
+  EXPECT_EQ(*state.row.output, "hi");
+  EXPECT_EQ(state.row.name, "n");
+  ASSERT_TRUE(tombstone.has_value()) << "the row moved in the sort order, so the old one is deleted";
+  EXPECT_EQ(tombstone->is_deleted, 1);
+  EXPECT_EQ(tombstone->start_time_ms, 1704067205000);
+}
+
+TEST(Merge, EndTimeBeforeStartIsClampedAndUsageTotals) {
+  auto create = ParseOk(Ev("generation-create", "2024-01-01T00:00:00Z",
+                           R"({"id":"g","traceId":"t","startTime":"2024-01-01T00:00:10Z","endTime":"2024-01-01T00:00:05Z",
+                               "usageDetails":{"input":3,"output":4},"costDetails":{"input":0.25,"output":0.5}})"));
+  ObservationState state = NewObservationState("p", "g", create, 1000);
+  std::optional<traces::ObservationRecord> tombstone;
+  ApplyObservationEvent(state, create, tombstone);
+  FinishObservation(state.row, 1000);
+  EXPECT_EQ(*state.row.end_time_ms, state.row.start_time_ms);
+  EXPECT_EQ(state.row.usage_details.at("total"), 7u);
+  EXPECT_DOUBLE_EQ(*state.row.total_cost, 0.75);
+  EXPECT_FALSE(tombstone.has_value());
+}
+
+TEST(Merge, ScoresCarryTheirIngestionSource) {
+  auto e = ParseOk(Ev("score-create", "2024-01-01T00:00:00Z", R"({"id":"s","name":"q","value":"good","traceId":"t"})"));
+  ScoreState state = NewScoreState("p", "s", e, 1000);
+  ApplyScoreEvent(state, e, IngestionSource{"key1", "javascript", "3.0"});
+  FinishScore(state.row, 1000);
+  EXPECT_EQ(state.row.data_type, "CATEGORICAL");
+  EXPECT_EQ(*state.row.string_value, "good");
+  EXPECT_EQ(state.row.ingestion_sdk_name, "javascript");
+  EXPECT_EQ(*state.row.trace_id, "t");
+}
+
+}  // namespace
+}  // namespace langfuse::ingest

@@ -1,0 +1,284 @@
+#include "storage/traces/migrations.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+
+#include <fmt/core.h>
+
+#include "common/json_text.h"
+#include "common/log.h"
+#include "storage/traces/clickhouse_sql.h"
+
+namespace langfuse::traces {
+namespace {
+
+// The tracing tables as they stand after Langfuse v3.225.4's ClickHouse migrations 0001-0037
+// (columns added later by ALTER placed where those ALTERs put them), each as one final-state
+// CREATE. Deliberate difference: unclustered tables get `non_replicated_deduplication_window`, without
+// which a plain MergeTree ignores insert_deduplication_token (measured on chDB 26.7: a re-sent
+// batch with the same token was stored twice with the window at its default 0, once with it > 0).
+// 10000 blocks keeps a retry harmless for hours at one insert per second per table; a Replicated
+// table deduplicates through Keeper (replicated_deduplication_window) already.
+
+constexpr std::string_view kCreateTraces = R"sql(CREATE TABLE IF NOT EXISTS traces@ON_CLUSTER@
+(
+    `id` String,
+    `timestamp` DateTime64(3),
+    `name` String,
+    `user_id` Nullable(String),
+    `metadata` Map(LowCardinality(String), String),
+    `release` Nullable(String),
+    `version` Nullable(String),
+    `project_id` String,
+    `environment` LowCardinality(String) DEFAULT 'default',
+    `public` Bool,
+    `bookmarked` Bool,
+    `tags` Array(String),
+    `input` Nullable(String) CODEC(ZSTD(3)),
+    `output` Nullable(String) CODEC(ZSTD(3)),
+    `session_id` Nullable(String),
+    `created_at` DateTime64(3) DEFAULT now(),
+    `updated_at` DateTime64(3) DEFAULT now(),
+    `event_ts` DateTime64(3),
+    `is_deleted` UInt8,
+    INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_metadata_key mapKeys(metadata) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_metadata_value mapValues(metadata) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_session_id session_id TYPE bloom_filter() GRANULARITY 1,
+    INDEX idx_user_id user_id TYPE bloom_filter() GRANULARITY 1,
+    INDEX idx_created_at created_at TYPE minmax GRANULARITY 1
+)
+ENGINE = @REPLICATED@ReplacingMergeTree(event_ts, is_deleted)
+PARTITION BY toYYYYMM(timestamp)
+PRIMARY KEY (project_id, toDate(timestamp))
+ORDER BY (project_id, toDate(timestamp), id)@DEDUP_SETTINGS@)sql";
+
+constexpr std::string_view kCreateObservations = R"sql(CREATE TABLE IF NOT EXISTS observations@ON_CLUSTER@
+(
+    `id` String,
+    `trace_id` String,
+    `project_id` String,
+    `environment` LowCardinality(String) DEFAULT 'default',
+    `type` LowCardinality(String),
+    `parent_observation_id` Nullable(String),
+    `start_time` DateTime64(3),
+    `end_time` Nullable(DateTime64(3)),
+    `name` String,
+    `metadata` Map(LowCardinality(String), String),
+    `level` LowCardinality(String),
+    `status_message` Nullable(String),
+    `version` Nullable(String),
+    `input` Nullable(String) CODEC(ZSTD(3)),
+    `output` Nullable(String) CODEC(ZSTD(3)),
+    `provided_model_name` Nullable(String),
+    `internal_model_id` Nullable(String),
+    `model_parameters` Nullable(String),
+    `provided_usage_details` Map(LowCardinality(String), UInt64),
+    `usage_details` Map(LowCardinality(String), UInt64),
+    `provided_cost_details` Map(LowCardinality(String), Decimal64(12)),
+    `cost_details` Map(LowCardinality(String), Decimal64(12)),
+    `total_cost` Nullable(Decimal64(12)),
+    `completion_start_time` Nullable(DateTime64(3)),
+    `prompt_id` Nullable(String),
+    `prompt_name` Nullable(String),
+    `prompt_version` Nullable(UInt16),
+    `created_at` DateTime64(3) DEFAULT now(),
+    `updated_at` DateTime64(3) DEFAULT now(),
+    `event_ts` DateTime64(3),
+    `is_deleted` UInt8,
+    `usage_pricing_tier_id` Nullable(String),
+    `usage_pricing_tier_name` Nullable(String),
+    `tool_definitions` Map(String, String) DEFAULT map(),
+    `tool_calls` Array(String) DEFAULT [],
+    `tool_call_names` Array(String) DEFAULT [],
+    INDEX idx_id id TYPE bloom_filter() GRANULARITY 1,
+    INDEX idx_trace_id trace_id TYPE bloom_filter() GRANULARITY 1,
+    INDEX idx_res_metadata_key mapKeys(metadata) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_metadata_value mapValues(metadata) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_created_at created_at TYPE minmax GRANULARITY 1
+)
+ENGINE = @REPLICATED@ReplacingMergeTree(event_ts, is_deleted)
+PARTITION BY toYYYYMM(start_time)
+PRIMARY KEY (project_id, `type`, toDate(start_time))
+ORDER BY (project_id, `type`, toDate(start_time), id)@DEDUP_SETTINGS@)sql";
+
+constexpr std::string_view kCreateScores = R"sql(CREATE TABLE IF NOT EXISTS scores@ON_CLUSTER@
+(
+    `id` String,
+    `timestamp` DateTime64(3),
+    `project_id` String,
+    `environment` LowCardinality(String) DEFAULT 'default',
+    `trace_id` Nullable(String),
+    `session_id` Nullable(String),
+    `dataset_run_id` Nullable(String),
+    `observation_id` Nullable(String),
+    `name` String,
+    `value` Float64,
+    `source` String,
+    `comment` Nullable(String) CODEC(ZSTD(1)),
+    `metadata` Map(LowCardinality(String), String),
+    `author_user_id` Nullable(String),
+    `config_id` Nullable(String),
+    `data_type` String,
+    `string_value` Nullable(String),
+    `queue_id` Nullable(String),
+    `created_at` DateTime64(3) DEFAULT now(),
+    `updated_at` DateTime64(3) DEFAULT now(),
+    `event_ts` DateTime64(3),
+    `is_deleted` UInt8,
+    `execution_trace_id` Nullable(String),
+    `long_string_value` String CODEC(ZSTD(3)),
+    `ingestion_api_key` String DEFAULT '',
+    `ingestion_sdk_name` LowCardinality(String) DEFAULT 'unknown',
+    `ingestion_sdk_version` LowCardinality(String) DEFAULT 'unknown',
+    INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_project_trace_observation (project_id, trace_id, observation_id) TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_project_session (project_id, session_id) TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_project_dataset_run (project_id, dataset_run_id) TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_created_at created_at TYPE minmax GRANULARITY 1
+)
+ENGINE = @REPLICATED@ReplacingMergeTree(event_ts, is_deleted)
+PARTITION BY toYYYYMM(timestamp)
+PRIMARY KEY (project_id, toDate(timestamp), name)
+ORDER BY (project_id, toDate(timestamp), name, id)@DEDUP_SETTINGS@)sql";
+
+constexpr std::string_view kDedupWindow = "non_replicated_deduplication_window = 10000";
+
+// Tables that existed before our first migration (a database Langfuse created, now adopted) keep
+// their settings through CREATE ... IF NOT EXISTS; this gives them the dedup window too.
+constexpr std::string_view kTracesDedupWindow = "ALTER TABLE traces MODIFY SETTING @DEDUP_WINDOW@";
+constexpr std::string_view kObservationsDedupWindow =
+    "ALTER TABLE observations MODIFY SETTING @DEDUP_WINDOW@";
+constexpr std::string_view kScoresDedupWindow = "ALTER TABLE scores MODIFY SETTING @DEDUP_WINDOW@";
+
+constexpr std::string_view kCreateMigrationsTable =
+    R"sql(CREATE TABLE IF NOT EXISTS langfuse_ch_migrations@ON_CLUSTER@
+(
+    `version` UInt64,
+    `dirty` UInt8,
+    `sequence` UInt64,
+    `name` String,
+    `applied_at` DateTime64(3) DEFAULT now64(3)
+)
+ENGINE = @REPLICATED@MergeTree
+ORDER BY sequence)sql";
+
+void ReplaceAll(std::string& s, std::string_view from, std::string_view to) {
+  for (size_t at = s.find(from); at != std::string::npos; at = s.find(from, at + to.size())) {
+    s.replace(at, from.size(), to);
+  }
+}
+
+// golang-migrate's `sequence`: nanoseconds since the epoch, strictly increasing within a process.
+uint64_t NextSequence() {
+  static std::atomic<uint64_t> last{0};
+  const auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+  uint64_t prev = last.load();
+  uint64_t next = 0;
+  do {
+    next = std::max(now, prev + 1);
+  } while (!last.compare_exchange_weak(prev, next));
+  return next;
+}
+
+Status Record(ClickHouseTransport& transport, const ClickHouseMigration& m, bool dirty) {
+  std::string row = fmt::format(R"({{"version":{},"dirty":{},"sequence":{},"name":)", m.version,
+                                dirty ? 1 : 0, NextSequence());
+  AppendJsonString(row, m.name);
+  row += "}\n";
+  return transport.InsertJsonEachRow(kMigrationsTable, row, /*dedup_token=*/"");
+}
+
+// version -> dirty, from the newest record of each version.
+StatusOr<std::map<uint64_t, bool>> ReadState(ClickHouseTransport& transport) {
+  ASSIGN_OR_RETURN(std::string out,
+                   // 32-bit results: JSON numbers whatever output_format_json_quote_64bit_integers says.
+                   transport.Query("SELECT toUInt32(version) AS v, toUInt8(argMax(dirty, sequence)) AS d "
+                                   "FROM langfuse_ch_migrations GROUP BY version"));
+  std::map<uint64_t, bool> state;
+  simdjson::dom::parser parser;
+  simdjson::dom::document_stream docs;
+  const simdjson::padded_string buffer(out);
+  if (parser.parse_many(buffer, std::max<size_t>(buffer.size(), 1024)).get(docs) != simdjson::SUCCESS) {
+    return Status::Internal("langfuse_ch_migrations: unreadable state");
+  }
+  for (auto doc : docs) {
+    simdjson::dom::element row;
+    uint64_t version = 0;
+    uint64_t dirty = 0;
+    if (doc.get(row) != simdjson::SUCCESS || row["v"].get_uint64().get(version) != simdjson::SUCCESS ||
+        row["d"].get_uint64().get(dirty) != simdjson::SUCCESS) {
+      return Status::Internal("langfuse_ch_migrations: unreadable state row");
+    }
+    state[version] = dirty != 0;
+  }
+  return state;
+}
+
+}  // namespace
+
+const std::vector<ClickHouseMigration>& ClickHouseMigrations() {
+  static const std::vector<ClickHouseMigration> kMigrations = {
+      {1, "traces", {{kCreateTraces}}},
+      {2, "observations", {{kCreateObservations}}},
+      {3, "scores", {{kCreateScores}}},
+      {4,
+       "dedup_window_on_adopted_tables",
+       {{kTracesDedupWindow, true}, {kObservationsDedupWindow, true}, {kScoresDedupWindow, true}}},
+  };
+  return kMigrations;
+}
+
+std::string RenderMigrationStatement(const MigrationStatement& statement, const SchemaTarget& target) {
+  std::string sql(statement.sql);
+  const bool clustered = !target.cluster.empty();
+  ReplaceAll(sql, "@ON_CLUSTER@", clustered ? fmt::format(" ON CLUSTER `{}`", target.cluster) : "");
+  ReplaceAll(sql, "@REPLICATED@", clustered ? "Replicated" : "");
+  ReplaceAll(sql, "@DEDUP_SETTINGS@", clustered ? "" : fmt::format("\nSETTINGS {}", kDedupWindow));
+  ReplaceAll(sql, "@DEDUP_WINDOW@", kDedupWindow);
+  return sql;
+}
+
+Status ApplyClickHouseMigrations(ClickHouseTransport& transport, const SchemaTarget& target, int* applied) {
+  if (applied != nullptr) *applied = 0;
+  if (!target.cluster.empty() && !IsSqlIdentifier(target.cluster)) {
+    return Status::InvalidArgument(
+        fmt::format("ClickHouse cluster name '{}' is not [A-Za-z0-9_]+", target.cluster));
+  }
+  if (auto created = transport.Query(RenderMigrationStatement({kCreateMigrationsTable}, target));
+      !created.ok()) {
+    return created.status();
+  }
+  ASSIGN_OR_RETURN(const auto state, ReadState(transport));
+
+  for (const ClickHouseMigration& m : ClickHouseMigrations()) {
+    const auto it = state.find(m.version);
+    if (it != state.end() && !it->second) continue;
+    if (it != state.end()) {
+      LOG_WARN("ClickHouse migration {} ({}) was left dirty; running it again", m.version, m.name);
+    }
+    RETURN_IF_ERROR(Record(transport, m, /*dirty=*/true));
+    for (size_t i = 0; i < m.statements.size(); ++i) {
+      const MigrationStatement& statement = m.statements[i];
+      if (statement.unclustered_only && !target.cluster.empty()) continue;
+      auto result = transport.Query(RenderMigrationStatement(statement, target));
+      if (!result.ok()) {
+        return Status(result.status().code(),
+                      fmt::format("ClickHouse migration {} ({}) statement {}: {}", m.version, m.name, i + 1,
+                                  result.status().message()));
+      }
+    }
+    RETURN_IF_ERROR(Record(transport, m, /*dirty=*/false));
+    LOG_INFO("ClickHouse migration {} ({}) applied", m.version, m.name);
+    if (applied != nullptr) ++*applied;
+  }
+  return Status::Ok();
+}
+
+}  // namespace langfuse::traces

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "storage/traces/clickhouse_transport.h"
+
+namespace langfuse::traces {
+
+//! Where the tracing schema lives: one engine (chDB, or a single ClickHouse server), or a cluster,
+//! where every DDL statement runs `ON CLUSTER <cluster>` and tables use the Replicated* engines
+//! (as Langfuse's `clustered` migrations do; CLICKHOUSE_CLUSTER_ENABLED/CLICKHOUSE_CLUSTER_NAME).
+struct SchemaTarget {
+  std::string cluster;  //!< empty: unclustered; otherwise the cluster name ([A-Za-z0-9_]+)
+};
+
+//! One statement of a migration, written once for both targets. Placeholders, replaced by
+//! RenderMigrationStatement: `@ON_CLUSTER@` (" ON CLUSTER `name`" or nothing), `@REPLICATED@`
+//! (engine prefix "Replicated" or nothing), `@DEDUP_SETTINGS@` (the MergeTree settings that make
+//! insert_deduplication_token work on an unclustered table, or nothing).
+struct MigrationStatement {
+  std::string_view sql;
+  bool unclustered_only = false;  //!< skipped on a cluster
+};
+
+//! A numbered schema change. Every statement is idempotent (IF NOT EXISTS, MODIFY SETTING...), so
+//! a migration interrupted half-way ("dirty") is simply run again, and running against a database
+//! Langfuse itself created (same tables) changes nothing.
+struct ClickHouseMigration {
+  uint64_t version;
+  std::string_view name;
+  std::vector<MigrationStatement> statements;
+};
+
+//! The table recording applied versions: (version UInt64, dirty UInt8, sequence UInt64, ...),
+//! golang-migrate's shape, but our own name so that Langfuse's `schema_migrations` (which numbers
+//! Langfuse's own history) is never read or written.
+inline constexpr std::string_view kMigrationsTable = "langfuse_ch_migrations";
+
+//! All migrations, ascending by version.
+const std::vector<ClickHouseMigration>& ClickHouseMigrations();
+
+//! `statement.sql` with its placeholders filled for `target`.
+std::string RenderMigrationStatement(const MigrationStatement& statement, const SchemaTarget& target);
+
+//! Creates the migrations table if needed, then applies, in version order, every migration whose
+//! latest record is missing or dirty; `*applied` (when not null) receives how many ran. Stops at
+//! the first failing statement, leaving that version recorded as dirty. Safe to run from several
+//! processes at once (statements are idempotent; a version may then be recorded twice).
+Status ApplyClickHouseMigrations(ClickHouseTransport& transport, const SchemaTarget& target, int* applied);
+
+}  // namespace langfuse::traces

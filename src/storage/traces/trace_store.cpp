@@ -1,0 +1,121 @@
+#include "storage/traces/trace_store.h"
+
+#include <utility>
+
+#include "storage/traces/record_json.h"
+
+namespace langfuse::traces {
+namespace {
+
+// `SELECT <columns> FROM <table> FINAL WHERE project_id = ... AND <filter> AND is_deleted = 0
+//  ORDER BY event_ts DESC LIMIT 1 BY id`. With FINAL, ClickHouse applies the WHERE after
+// collapsing, so `is_deleted = 0` cannot resurface an older version of a deleted row; it is
+// redundant with FINAL's own handling of is_deleted and kept so the intent survives engines
+// that differ there.
+std::string NewestVersions(std::string_view columns, std::string_view table, std::string_view filter) {
+  std::string sql = "SELECT ";
+  sql += columns;
+  sql += " FROM ";
+  sql += table;
+  sql += " FINAL WHERE project_id = {project_id:String} AND ";
+  sql += filter;
+  sql += " AND is_deleted = 0 ORDER BY event_ts DESC LIMIT 1 BY id";
+  return sql;
+}
+
+// The newest versions, then sorted for the caller (a second ORDER BY needs the outer query:
+// LIMIT BY applies after the inner ORDER BY).
+std::string NewestVersionsOrdered(std::string_view columns, std::string_view table, std::string_view filter,
+                                  std::string_view order_by) {
+  std::string sql = "SELECT * FROM (";
+  sql += NewestVersions(columns, table, filter);
+  sql += ") ORDER BY ";
+  sql += order_by;
+  return sql;
+}
+
+template <typename Parse>
+auto Select(ClickHouseTransport& transport, const std::string& sql, std::vector<QueryParam> params,
+            Parse parse) -> decltype(parse(std::string_view())) {
+  auto out = transport.Query(sql, params);
+  if (!out.ok()) return out.status();
+  return parse(*out);
+}
+
+}  // namespace
+
+TraceStore::TraceStore(std::unique_ptr<ClickHouseTransport> transport, SchemaTarget target)
+    : transport_(std::move(transport)), target_(std::move(target)) {}
+
+Status TraceStore::Migrate(int* applied) { return ApplyClickHouseMigrations(*transport_, target_, applied); }
+
+Status TraceStore::Ping() { return transport_->Ping(); }
+
+Status TraceStore::InsertTraces(const std::vector<TraceRecord>& rows, const std::string& dedup_token) {
+  if (rows.empty()) return Status::Ok();
+  return transport_->InsertJsonEachRow("traces", TracesToJsonEachRow(rows), dedup_token);
+}
+
+Status TraceStore::InsertObservations(const std::vector<ObservationRecord>& rows,
+                                      const std::string& dedup_token) {
+  if (rows.empty()) return Status::Ok();
+  return transport_->InsertJsonEachRow("observations", ObservationsToJsonEachRow(rows), dedup_token);
+}
+
+Status TraceStore::InsertScores(const std::vector<ScoreRecord>& rows, const std::string& dedup_token) {
+  if (rows.empty()) return Status::Ok();
+  return transport_->InsertJsonEachRow("scores", ScoresToJsonEachRow(rows), dedup_token);
+}
+
+StatusOr<std::vector<TraceRecord>> TraceStore::GetTraces(const std::string& project_id,
+                                                         const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::vector<TraceRecord>{};
+  static const std::string kSql = NewestVersions(TraceSelectColumns(), "traces", "id IN {ids:Array(String)}");
+  return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", ids)},
+                ParseTracesJsonEachRow);
+}
+
+StatusOr<std::vector<ObservationRecord>> TraceStore::GetObservations(const std::string& project_id,
+                                                                     const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::vector<ObservationRecord>{};
+  static const std::string kSql =
+      NewestVersions(ObservationSelectColumns(), "observations", "id IN {ids:Array(String)}");
+  return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", ids)},
+                ParseObservationsJsonEachRow);
+}
+
+StatusOr<std::vector<ScoreRecord>> TraceStore::GetScores(const std::string& project_id,
+                                                         const std::vector<std::string>& ids) {
+  if (ids.empty()) return std::vector<ScoreRecord>{};
+  static const std::string kSql = NewestVersions(ScoreSelectColumns(), "scores", "id IN {ids:Array(String)}");
+  return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", ids)},
+                ParseScoresJsonEachRow);
+}
+
+StatusOr<std::vector<ObservationRecord>> TraceStore::ObservationsOfTrace(const std::string& project_id,
+                                                                         const std::string& trace_id) {
+  static const std::string kSql = NewestVersionsOrdered(
+      ObservationSelectColumns(), "observations", "trace_id = {trace_id:String}", "start_time ASC, id ASC");
+  return Select(*transport_, kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id)},
+                ParseObservationsJsonEachRow);
+}
+
+StatusOr<std::vector<ScoreRecord>> TraceStore::ScoresOfTrace(const std::string& project_id,
+                                                             const std::string& trace_id) {
+  static const std::string kSql = NewestVersionsOrdered(
+      ScoreSelectColumns(), "scores", "trace_id = {trace_id:String}", "`timestamp` ASC, id ASC");
+  return Select(*transport_, kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id)},
+                ParseScoresJsonEachRow);
+}
+
+Status TraceStore::DeleteScores(const std::string& project_id, const std::vector<std::string>& ids) {
+  if (ids.empty()) return Status::Ok();
+  // A lightweight delete, as Langfuse's deleteScores: rows vanish from reads at once (the
+  // default lightweight_deletes_sync = 2 waits for the mask) and are purged by later merges.
+  auto out = transport_->Query(
+      "DELETE FROM scores WHERE project_id = {project_id:String} AND id IN {ids:Array(String)}",
+      {StringParam("project_id", project_id), StringArrayParam("ids", ids)});
+  return out.status();
+}
+
+}  // namespace langfuse::traces

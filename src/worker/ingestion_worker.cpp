@@ -1,0 +1,387 @@
+#include "worker/ingestion_worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <unordered_map>
+
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/time.h"
+#include "ingest/batch.h"
+#include "ingest/merge.h"
+
+namespace langfuse::worker {
+namespace {
+
+using ingest::EntityKind;
+using ingest::ParsedEvent;
+
+// A map of recently merged rows that forgets the least recently *written* half when full: two
+// generations, the older dropped when the younger fills. Cheaper than an exact LRU and good
+// enough, since a miss only costs a read from ClickHouse.
+template <typename State>
+class RecentRows {
+ public:
+  explicit RecentRows(size_t capacity) : half_(std::max<size_t>(capacity / 2, 1)) {}
+
+  const State* Find(const std::string& key) const {
+    if (auto it = young_.find(key); it != young_.end()) return &it->second;
+    if (auto it = old_.find(key); it != old_.end()) return &it->second;
+    return nullptr;
+  }
+
+  void Put(const std::string& key, State state) {
+    if (young_.size() >= half_) {
+      old_ = std::move(young_);
+      young_.clear();
+    }
+    young_[key] = std::move(state);
+  }
+
+ private:
+  size_t half_;
+  std::unordered_map<std::string, State> young_;
+  std::unordered_map<std::string, State> old_;
+};
+
+std::string EntityKey(const std::string& project_id, const std::string& id) { return project_id + '\x1f' + id; }
+
+struct WorkerMetrics {
+  Counter& batches = Metrics().GetCounter("langfuse_ingestion_insert_batches_total", "Batched INSERTs written");
+  Counter& failed_inserts =
+      Metrics().GetCounter("langfuse_ingestion_insert_failures_total", "INSERT attempts that failed");
+  Counter& trace_rows = Metrics().GetCounter("langfuse_ingestion_rows_inserted_total", "Rows inserted", "table=\"traces\"");
+  Counter& observation_rows =
+      Metrics().GetCounter("langfuse_ingestion_rows_inserted_total", "Rows inserted", "table=\"observations\"");
+  Counter& score_rows = Metrics().GetCounter("langfuse_ingestion_rows_inserted_total", "Rows inserted", "table=\"scores\"");
+  Counter& events = Metrics().GetCounter("langfuse_ingestion_events_processed_total", "Events merged and written");
+  Counter& dead_lettered =
+      Metrics().GetCounter("langfuse_ingestion_events_dead_lettered_total", "Events moved to the dead-letter store");
+  Histogram& insert_latency =
+      Metrics().GetHistogram("langfuse_ingestion_flush_seconds", "Time to merge and insert one batch");
+};
+
+WorkerMetrics& GetWorkerMetrics() {
+  static WorkerMetrics* m = new WorkerMetrics();
+  return *m;
+}
+
+}  // namespace
+
+struct IngestionWorker::Caches {
+  explicit Caches(size_t n) : traces(n), observations(n), scores(n) {}
+  RecentRows<ingest::TraceState> traces;
+  RecentRows<ingest::ObservationState> observations;
+  RecentRows<ingest::ScoreState> scores;
+};
+
+namespace {
+
+// The events read from the queue but not yet written, grouped by entity.
+class Batch {
+ public:
+  struct EventRef {
+    ParsedEvent event;
+    size_t order;  // arrival order, the last tie-breaker
+    size_t payload_index;
+  };
+  struct Entity {
+    std::string project_id;
+    std::string id;
+    std::vector<EventRef> events;
+  };
+
+  bool empty() const { return item_ids_.empty(); }
+  size_t event_count() const { return event_count_; }
+  int64_t started_at_ms() const { return started_at_ms_; }
+
+  void Add(queue::QueueItem item, simdjson::dom::parser& parser) {
+    if (item_ids_.empty()) started_at_ms_ = NowMs();
+    item_ids_.push_back(item.id);
+    auto decoded = ingest::DecodeQueuePayload(parser, item.payload);
+    if (!decoded.ok()) {
+      // Not ours to interpret: keep it where an operator can see it rather than drop it.
+      queue::DeadLetter unreadable;
+      unreadable.payload = std::move(item.payload);
+      unreadable.event_count = item.event_count;
+      unreadable.enqueued_at_ms = item.enqueued_at_ms;
+      unreadable.reason = decoded.status().message();
+      unreadable_.push_back(std::move(unreadable));
+      return;
+    }
+    if (decoded->skipped > 0) {
+      LOG_WARN("worker: {} event(s) of queue item {} no longer validate and are skipped", decoded->skipped, item.id);
+    }
+    const size_t payload_index = payloads_.size();
+    for (size_t i = 0; i < decoded->events.size(); ++i) {
+      ParsedEvent& e = decoded->events[i];
+      auto& entities = e.kind == EntityKind::kTrace         ? traces_
+                       : e.kind == EntityKind::kObservation ? observations_
+                                                            : scores_;
+      const std::string key = EntityKey(decoded->project_id, *e.body_id);
+      auto [it, inserted] = entities.try_emplace(key);
+      if (inserted) {
+        it->second.project_id = decoded->project_id;
+        it->second.id = *e.body_id;
+      }
+      it->second.events.push_back({std::move(e), order_++, payload_index});
+      ++event_count_;
+    }
+    payloads_.push_back(std::move(*decoded));
+  }
+
+  std::unordered_map<std::string, Entity>& traces() { return traces_; }
+  std::unordered_map<std::string, Entity>& observations() { return observations_; }
+  std::unordered_map<std::string, Entity>& scores() { return scores_; }
+  const std::vector<ingest::DecodedPayload>& payloads() const { return payloads_; }
+  const std::vector<std::string>& item_ids() const { return item_ids_; }
+  const std::vector<queue::DeadLetter>& unreadable() const { return unreadable_; }
+  const std::string& first_item_id() const { return item_ids_.front(); }
+
+ private:
+  std::vector<std::string> item_ids_;
+  std::vector<ingest::DecodedPayload> payloads_;
+  std::vector<queue::DeadLetter> unreadable_;
+  std::unordered_map<std::string, Entity> traces_, observations_, scores_;
+  size_t event_count_ = 0;
+  size_t order_ = 0;
+  int64_t started_at_ms_ = 0;
+};
+
+// Creates before updates at the same instant, then arrival order (Langfuse's sort).
+void SortEvents(std::vector<Batch::EventRef>& events) {
+  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) {
+    if (a.event.timestamp_ms != b.event.timestamp_ms) return a.event.timestamp_ms < b.event.timestamp_ms;
+    if (a.event.is_update != b.event.is_update) return !a.event.is_update;
+    return a.order < b.order;
+  });
+}
+
+// The ids per project of entities that are not cached, to read in one query per project.
+template <typename State>
+std::unordered_map<std::string, std::vector<std::string>> MissingIds(
+    const std::unordered_map<std::string, Batch::Entity>& entities, const RecentRows<State>& cache) {
+  std::unordered_map<std::string, std::vector<std::string>> missing;
+  for (const auto& [key, entity] : entities) {
+    if (cache.Find(key) == nullptr) missing[entity.project_id].push_back(entity.id);
+  }
+  return missing;
+}
+
+}  // namespace
+
+IngestionWorker::IngestionWorker(queue::EventQueue& queue, traces::TraceStore& store, IngestionWorkerOptions options)
+    : queue_(queue), store_(store), options_(options), caches_(std::make_unique<Caches>(options.cache_entries)) {}
+
+IngestionWorker::~IngestionWorker() { Stop(); }
+
+void IngestionWorker::Start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void IngestionWorker::Stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  queue_.Interrupt();
+  thread_.join();
+}
+
+namespace {
+
+// Merges one table's entities into rows. Loads the stored rows of uncached entities first.
+template <typename State, typename Record, typename NewFn, typename ApplyFn, typename FinishFn, typename LoadFn>
+Status MergeEntities(std::unordered_map<std::string, Batch::Entity>& entities,
+                     const RecentRows<State>& cache, int64_t now, LoadFn load, NewFn make_new, ApplyFn apply,
+                     FinishFn finish, std::vector<std::pair<std::string, State>>& merged, std::vector<Record>& rows) {
+  std::unordered_map<std::string, State> loaded;
+  for (auto& [project_id, ids] : MissingIds(entities, cache)) {
+    auto stored = load(project_id, ids);
+    if (!stored.ok()) return stored.status();
+    for (auto& row : *stored) {
+      State s;
+      s.row = std::move(row);
+      s.stored = true;
+      loaded.emplace(EntityKey(project_id, s.row.id), std::move(s));
+    }
+  }
+  for (auto& [key, entity] : entities) {
+    SortEvents(entity.events);
+    State state;
+    if (const State* cached = cache.Find(key)) {
+      state = *cached;
+    } else if (auto it = loaded.find(key); it != loaded.end()) {
+      state = std::move(it->second);
+    } else {
+      state = make_new(entity.project_id, entity.id, entity.events.front(), now);
+    }
+    for (const auto& ref : entity.events) apply(state, ref, rows);
+    finish(state.row, now);
+    rows.push_back(state.row);
+    state.stored = true;
+    merged.emplace_back(key, std::move(state));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+void IngestionWorker::Run() {
+  simdjson::dom::parser parser;
+  auto& metrics = GetWorkerMetrics();
+  auto batch = std::make_unique<Batch>();
+
+  // Merges and writes the batch; returns false when it should be retried later.
+  auto flush = [&](int attempt) -> Status {
+    const auto started = std::chrono::steady_clock::now();
+    const int64_t now = NowMs();
+    std::vector<std::pair<std::string, ingest::TraceState>> merged_traces;
+    std::vector<std::pair<std::string, ingest::ObservationState>> merged_observations;
+    std::vector<std::pair<std::string, ingest::ScoreState>> merged_scores;
+    std::vector<traces::TraceRecord> trace_rows;
+    std::vector<traces::ObservationRecord> observation_rows;
+    std::vector<traces::ScoreRecord> score_rows;
+
+    RETURN_IF_ERROR(MergeEntities(
+        batch->traces(), caches_->traces, now,
+        [&](const std::string& p, const std::vector<std::string>& ids) { return store_.GetTraces(p, ids); },
+        [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
+          return ingest::NewTraceState(p, id, first.event, t);
+        },
+        [&](ingest::TraceState& s, const Batch::EventRef& ref, std::vector<traces::TraceRecord>& rows) {
+          std::optional<traces::TraceRecord> tombstone;
+          ingest::ApplyTraceEvent(s, ref.event, tombstone);
+          if (tombstone) {
+            tombstone->event_ts_ms = now;
+            rows.push_back(std::move(*tombstone));
+          }
+        },
+        ingest::FinishTrace, merged_traces, trace_rows));
+    RETURN_IF_ERROR(MergeEntities(
+        batch->observations(), caches_->observations, now,
+        [&](const std::string& p, const std::vector<std::string>& ids) { return store_.GetObservations(p, ids); },
+        [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
+          return ingest::NewObservationState(p, id, first.event, t);
+        },
+        [&](ingest::ObservationState& s, const Batch::EventRef& ref, std::vector<traces::ObservationRecord>& rows) {
+          std::optional<traces::ObservationRecord> tombstone;
+          ingest::ApplyObservationEvent(s, ref.event, tombstone);
+          if (tombstone) {
+            tombstone->event_ts_ms = now;
+            rows.push_back(std::move(*tombstone));
+          }
+        },
+        ingest::FinishObservation, merged_observations, observation_rows));
+    RETURN_IF_ERROR(MergeEntities(
+        batch->scores(), caches_->scores, now,
+        [&](const std::string& p, const std::vector<std::string>& ids) { return store_.GetScores(p, ids); },
+        [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
+          return ingest::NewScoreState(p, id, first.event, t);
+        },
+        [&](ingest::ScoreState& s, const Batch::EventRef& ref, std::vector<traces::ScoreRecord>&) {
+          ingest::ApplyScoreEvent(s, ref.event, batch->payloads()[ref.payload_index].source);
+        },
+        ingest::FinishScore, merged_scores, score_rows));
+
+    // The same token on a retry of the same batch lets the engine drop a duplicate insert.
+    const std::string token = "lf-" + batch->first_item_id() + "-" + std::to_string(batch->item_ids().size());
+    (void)attempt;
+    if (!trace_rows.empty()) RETURN_IF_ERROR(store_.InsertTraces(trace_rows, token + "-t"));
+    if (!observation_rows.empty()) RETURN_IF_ERROR(store_.InsertObservations(observation_rows, token + "-o"));
+    if (!score_rows.empty()) RETURN_IF_ERROR(store_.InsertScores(score_rows, token + "-s"));
+
+    for (auto& [key, state] : merged_traces) caches_->traces.Put(key, std::move(state));
+    for (auto& [key, state] : merged_observations) caches_->observations.Put(key, std::move(state));
+    for (auto& [key, state] : merged_scores) caches_->scores.Put(key, std::move(state));
+    metrics.batches.Add();
+    metrics.trace_rows.Add(trace_rows.size());
+    metrics.observation_rows.Add(observation_rows.size());
+    metrics.score_rows.Add(score_rows.size());
+    metrics.events.Add(batch->event_count());
+    metrics.insert_latency.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    return Status::Ok();
+  };
+
+  // Dead-letters every payload of the batch, one entry per queue payload.
+  auto dead_letter = [&](const std::string& reason) {
+    for (const auto& p : batch->payloads()) {
+      const std::string payload = ingest::EncodeQueuePayload(p.project_id, p.source, p.received_at_ms, p.raw_events);
+      Status s = queue_.DeadLetterItem(payload, static_cast<uint32_t>(p.raw_events.size()), p.received_at_ms, reason);
+      if (!s.ok()) return s;
+      metrics.dead_lettered.Add(p.raw_events.size());
+    }
+    return Status::Ok();
+  };
+
+  auto finish_batch = [&] {
+    for (const auto& u : batch->unreadable()) {
+      Status s = queue_.DeadLetterItem(u.payload, u.event_count, u.enqueued_at_ms, "unreadable queue payload: " + u.reason);
+      if (!s.ok()) return false;
+    }
+    Status status;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+      status = flush(attempt);
+      if (status.ok()) break;
+      metrics.failed_inserts.Add();
+      LOG_WARN("worker: writing {} event(s) failed (attempt {}/{}): {}", batch->event_count(), attempt,
+               options_.max_attempts, status.message());
+      if (attempt < options_.max_attempts) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_backoff_ms << (attempt - 1)));
+      }
+    }
+    if (!status.ok()) {
+      Status dl = dead_letter("insert failed " + std::to_string(options_.max_attempts) + " times: " + status.message());
+      if (!dl.ok()) {
+        // Neither written nor dead-lettered: leave the entries unacknowledged so they come back.
+        LOG_ERROR("worker: cannot dead-letter events: {}", dl.message());
+        return false;
+      }
+      LOG_ERROR("worker: {} event(s) moved to the dead-letter store: {}", batch->event_count(), status.message());
+    }
+    Status ack = queue_.Ack(batch->item_ids());
+    if (!ack.ok()) LOG_ERROR("worker: acknowledging queue entries failed (they will be merged again): {}", ack.message());
+    return true;
+  };
+
+  for (;;) {
+    const bool pending = !batch->empty();
+    const int64_t age = pending ? NowMs() - batch->started_at_ms() : 0;
+    const bool full = batch->event_count() >= static_cast<size_t>(options_.batch_size);
+    const bool due = pending && age >= options_.write_interval_ms;
+    if (stopping_.load()) {
+      if (pending) finish_batch();
+      return;
+    }
+    if (full || due) {
+      // A batch that could be neither written nor dead-lettered stays and is tried again.
+      if (finish_batch()) {
+        batch = std::make_unique<Batch>();
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_backoff_ms));
+      }
+      continue;
+    }
+    const auto wait = std::chrono::milliseconds(pending ? std::min<int64_t>(options_.linger_ms, options_.write_interval_ms - age) : 200);
+    auto items = queue_.Read(256, wait);
+    if (!items.ok()) {
+      LOG_ERROR("worker: reading the queue failed: {}", items.status().message());
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    if (items->empty()) {
+      if (pending) {
+        if (finish_batch()) {
+          batch = std::make_unique<Batch>();
+        } else {
+          std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_backoff_ms));
+        }
+      }
+      continue;
+    }
+    for (auto& item : *items) batch->Add(std::move(item), parser);
+  }
+}
+
+}  // namespace langfuse::worker

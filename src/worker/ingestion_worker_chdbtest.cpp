@@ -1,0 +1,233 @@
+// The ingestion worker against real chDB and the real local queue. Faults are injected by a
+// transport wrapper that fails inserts on demand (FaultInjectingTransport), in front of chDB.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "common/ids.h"
+#include "common/time.h"
+#include "ingest/batch.h"
+#include "queue/event_queue.h"
+#include "storage/traces/trace_store.h"
+#include "worker/ingestion_worker.h"
+
+namespace langfuse::worker {
+namespace {
+
+// Passes everything to chDB, except that while `failing_inserts` > 0 each insert fails.
+class FaultInjectingTransport final : public traces::ClickHouseTransport {
+ public:
+  explicit FaultInjectingTransport(traces::ClickHouseTransport& inner) : inner_(inner) {}
+  StatusOr<std::string> Query(std::string_view sql, const std::vector<traces::QueryParam>& params,
+                              std::string_view format) override {
+    return inner_.Query(sql, params, format);
+  }
+  Status InsertJsonEachRow(std::string_view table, std::string_view rows, std::string_view token) override {
+    if (failing_inserts.load() > 0) {
+      failing_inserts.fetch_sub(1);
+      return Status::Unavailable("injected insert failure");
+    }
+    return inner_.InsertJsonEachRow(table, rows, token);
+  }
+  Status Ping() override { return inner_.Ping(); }
+
+  std::atomic<int> failing_inserts{0};
+
+ private:
+  traces::ClickHouseTransport& inner_;
+};
+
+std::filesystem::path TempDir() {
+  const char* base = std::getenv("LANGFUSE_TEST_TMP");
+  auto dir = std::filesystem::path(base ? base : std::filesystem::temp_directory_path().string()) /
+             ("worker-" + RandomHex(6));
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// One chDB engine per process: opened for the first test, shut down after the last.
+class ChdbEnvironment : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    auto transport = traces::OpenChdbTransport((TempDir() / "clickhouse").string());
+    ASSERT_TRUE(transport.ok()) << transport.status().message();
+    chdb = std::move(transport).value();
+    traces::TraceStore migrator(std::make_unique<FaultInjectingTransport>(*chdb));
+    int applied = 0;
+    ASSERT_TRUE(migrator.Migrate(&applied).ok());
+  }
+  void TearDown() override {
+    chdb.reset();
+    traces::ShutdownChdb();
+  }
+  static inline std::unique_ptr<traces::ClickHouseTransport> chdb;
+};
+
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new ChdbEnvironment);
+
+class IngestionWorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    project_ = "p-" + RandomHex(6);
+    auto transport = std::make_unique<FaultInjectingTransport>(*ChdbEnvironment::chdb);
+    faults_ = transport.get();
+    store_ = std::make_unique<traces::TraceStore>(std::move(transport));
+    auto q = queue::OpenLocalEventQueue((TempDir() / "queue.db").string());
+    ASSERT_TRUE(q.ok());
+    queue_ = std::move(q).value();
+  }
+  void TearDown() override {
+    worker_.reset();
+    queue_.reset();
+    store_.reset();
+  }
+
+  void StartWorker() {
+    IngestionWorkerOptions options;
+    options.retry_backoff_ms = 10;
+    options.write_interval_ms = 100;
+    worker_ = std::make_unique<IngestionWorker>(*queue_, *store_, options);
+    worker_->Start();
+  }
+
+  void Enqueue(const std::vector<std::string>& events) {
+    std::string batch = R"({"batch":[)";
+    for (size_t i = 0; i < events.size(); ++i) batch += (i ? "," : "") + events[i];
+    batch += "]}";
+    simdjson::dom::parser parser;
+    auto validation = ingest::ValidateBatch(parser, batch, {});
+    ASSERT_TRUE(validation.ok());
+    ASSERT_TRUE(validation->errors.empty()) << validation->errors[0].second.error;
+    const std::string payload = ingest::EncodeQueuePayload(project_, {}, NowMs(), validation->accepted);
+    ASSERT_TRUE(queue_->Append({{payload, static_cast<uint32_t>(validation->accepted.size())}}).ok());
+  }
+
+  static std::string Event(const std::string& type, const std::string& body, const std::string& ts = "") {
+    return R"({"id":")" + RandomHex(8) + R"(","timestamp":")" + (ts.empty() ? FormatIso8601Ms(NowMs()) : ts) +
+           R"(","type":")" + type + R"(","body":)" + body + "}";
+  }
+
+  // Polls until the trace exists (or 10 s pass).
+  std::optional<traces::TraceRecord> WaitForTrace(const std::string& id, const std::function<bool(const traces::TraceRecord&)>& done = nullptr) {
+    for (int i = 0; i < 1000; ++i) {
+      auto rows = store_->GetTraces(project_, {id});
+      if (rows.ok() && !rows->empty() && (!done || done(rows->front()))) return rows->front();
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+  }
+
+  int64_t CountFinal(const std::string& table, const std::string& id) {
+    auto out = store_->transport().Query("SELECT count() AS c FROM " + table +
+                                             " FINAL WHERE project_id = {p:String} AND id = {id:String}",
+                                         {{"p", project_}, {"id", id}}, "TabSeparated");
+    EXPECT_TRUE(out.ok()) << out.status().message();
+    return out.ok() ? std::stoll(*out) : -1;
+  }
+
+  std::string project_;
+  FaultInjectingTransport* faults_ = nullptr;
+  std::unique_ptr<traces::TraceStore> store_;
+  std::unique_ptr<queue::EventQueue> queue_;
+  std::unique_ptr<IngestionWorker> worker_;
+};
+
+TEST_F(IngestionWorkerTest, WritesAndAcknowledges) {
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t1","name":"hello","tags":["a"]})"),
+           Event("span-create", R"({"id":"s1","traceId":"t1","name":"step"})")});
+  auto trace = WaitForTrace("t1");
+  ASSERT_TRUE(trace.has_value());
+  EXPECT_EQ(trace->name, "hello");
+  auto obs = store_->GetObservations(project_, {"s1"});
+  ASSERT_TRUE(obs.ok());
+  ASSERT_EQ(obs->size(), 1u);
+  EXPECT_EQ(obs->front().trace_id, "t1");
+  // Acknowledged: nothing is left in the queue.
+  for (int i = 0; i < 100 && queue_->Stats()->pending_items > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(queue_->Stats()->pending_items, 0);
+}
+
+TEST_F(IngestionWorkerTest, UpdateAfterRestartMergesWithTheStoredRow) {
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t2","name":"first","metadata":{"a":{"x":1}},"tags":["b"]})")});
+  ASSERT_TRUE(WaitForTrace("t2"));
+  worker_->Stop();
+  StartWorker();  // a fresh worker has no cache: it must read the row back
+  Enqueue({Event("trace-create", R"({"id":"t2","userId":"u","metadata":{"a":{"y":2}},"tags":["a"]})")});
+  auto merged = WaitForTrace("t2", [](const traces::TraceRecord& r) { return r.user_id.has_value(); });
+  ASSERT_TRUE(merged.has_value());
+  EXPECT_EQ(merged->name, "first");
+  EXPECT_EQ(merged->tags, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(merged->metadata.at("a"), R"({"x":1,"y":2})");
+  EXPECT_EQ(CountFinal("traces", "t2"), 1);
+}
+
+TEST_F(IngestionWorkerTest, TheSameBatchThreeTimesIsOneRow) {
+  const auto events = std::vector<std::string>{Event("trace-create", R"({"id":"t3","name":"x"})"),
+                                               Event("generation-create", R"({"id":"g3","traceId":"t3"})")};
+  Enqueue(events);
+  Enqueue(events);
+  Enqueue(events);
+  StartWorker();
+  ASSERT_TRUE(WaitForTrace("t3"));
+  for (int i = 0; i < 100 && queue_->Stats()->pending_items > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(CountFinal("traces", "t3"), 1);
+  EXPECT_EQ(CountFinal("observations", "g3"), 1);
+}
+
+TEST_F(IngestionWorkerTest, UpdateBeforeCreateEndsAsOneRowWithTheCreatesStartTime) {
+  StartWorker();
+  Enqueue({Event("span-update", R"({"id":"s4","output":"done"})", "2024-05-01T10:00:05.000Z")});
+  for (int i = 0; i < 500; ++i) {
+    auto rows = store_->GetObservations(project_, {"s4"});
+    if (rows.ok() && !rows->empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  Enqueue({Event("span-create", R"({"id":"s4","traceId":"t4","name":"n","startTime":"2024-05-01T10:00:00.000Z"})",
+                 "2024-05-01T10:00:00.000Z")});
+  for (int i = 0; i < 500; ++i) {
+    auto rows = store_->GetObservations(project_, {"s4"});
+    if (rows.ok() && !rows->empty() && rows->front().name == "n") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto rows = store_->GetObservations(project_, {"s4"});
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ(rows->front().start_time_ms, *ParseIso8601Ms("2024-05-01T10:00:00.000Z"));
+  EXPECT_EQ(rows->front().trace_id, "t4");
+  EXPECT_EQ(*rows->front().output, "done");
+  EXPECT_EQ(CountFinal("observations", "s4"), 1) << "the row written first was tombstoned";
+}
+
+TEST_F(IngestionWorkerTest, TransientInsertFailuresAreRetried) {
+  faults_->failing_inserts = 2;
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t5","name":"retry"})")});
+  ASSERT_TRUE(WaitForTrace("t5"));
+  EXPECT_EQ(queue_->Stats()->dead_letters, 0);
+}
+
+TEST_F(IngestionWorkerTest, PersistentFailuresGoToTheDeadLetterStoreAndReplay) {
+  faults_->failing_inserts = 1'000'000;
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t6","name":"poison"})")});
+  for (int i = 0; i < 500 && queue_->Stats()->dead_letters == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(queue_->Stats()->dead_letters, 1);
+  for (int i = 0; i < 100 && queue_->Stats()->pending_items > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(queue_->Stats()->pending_items, 0) << "dead-lettered entries are acknowledged";
+  auto listed = queue_->ListDeadLetters(10);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_NE(listed->front().reason.find("injected insert failure"), std::string::npos);
+
+  faults_->failing_inserts = 0;  // the store recovers; an operator replays
+  ASSERT_EQ(*queue_->ReplayDeadLetters({}), 1);
+  auto trace = WaitForTrace("t6");
+  ASSERT_TRUE(trace.has_value());
+  EXPECT_EQ(trace->name, "poison");
+}
+
+}  // namespace
+}  // namespace langfuse::worker
