@@ -11,7 +11,11 @@ void RegisterPublicApi(http::Router& router, ApiContext& context) {
   RegisterTraceRoutes(router, context);
   RegisterObservationRoutes(router, context);
   RegisterScoreRoutes(router, context);
-  RegisterMetricsRoutes(router, context);
+  RegisterSessionRoutes(router, context);
+  RegisterScoreConfigRoutes(router, context);
+  RegisterMetricsApiRoutes(router, context);
+  RegisterOtelRoutes(router, context);
+  RegisterPrometheusRoutes(router, context);
 }
 
 }  // namespace langfuse::api

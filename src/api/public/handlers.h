@@ -12,6 +12,10 @@ void RegisterIngestionRoutes(http::Router& router, ApiContext& context);
 void RegisterTraceRoutes(http::Router& router, ApiContext& context);
 void RegisterObservationRoutes(http::Router& router, ApiContext& context);
 void RegisterScoreRoutes(http::Router& router, ApiContext& context);
-void RegisterMetricsRoutes(http::Router& router, ApiContext& context);
+void RegisterSessionRoutes(http::Router& router, ApiContext& context);
+void RegisterScoreConfigRoutes(http::Router& router, ApiContext& context);
+void RegisterMetricsApiRoutes(http::Router& router, ApiContext& context);
+void RegisterOtelRoutes(http::Router& router, ApiContext& context);
+void RegisterPrometheusRoutes(http::Router& router, ApiContext& context);
 
 }  // namespace langfuse::api

@@ -5,7 +5,7 @@
 
 namespace langfuse::api {
 
-void RegisterMetricsRoutes(http::Router& router, ApiContext& context) {
+void RegisterPrometheusRoutes(http::Router& router, ApiContext& context) {
   // Queue gauges are read from the queue at scrape time, so they are right whatever process
   // consumes it.
   Metrics().AddGauge("langfuse_queue_pending_events", "Events accepted and not yet written", [&context] {

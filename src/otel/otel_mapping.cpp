@@ -1,0 +1,3 @@
+#include "otel/otel_mapping.h"
+
+namespace langfuse::otel {}  // namespace langfuse::otel

@@ -1,0 +1,5 @@
+#pragma once
+
+// OTLP spans -> Langfuse ingestion events.
+
+namespace langfuse::otel {}  // namespace langfuse::otel

@@ -1,0 +1,3 @@
+#include "storage/traces/trace_queries.h"
+
+namespace langfuse::traces {}  // namespace langfuse::traces
