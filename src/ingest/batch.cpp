@@ -1,8 +1,24 @@
 #include "ingest/batch.h"
 
+#include <memory>
+
 #include "common/json_text.h"
 
 namespace langfuse::ingest {
+
+namespace {
+constexpr size_t kKeepParserCapacity = 1 << 20;
+thread_local std::unique_ptr<simdjson::dom::parser> t_parser;
+}  // namespace
+
+RequestParser::RequestParser() {
+  if (!t_parser) t_parser = std::make_unique<simdjson::dom::parser>();
+  parser_ = t_parser.get();
+}
+
+RequestParser::~RequestParser() {
+  if (t_parser && t_parser->capacity() > kKeepParserCapacity) t_parser.reset();
+}
 
 StatusOr<BatchValidation> ValidateBatch(simdjson::dom::parser& parser, std::string_view body, const EventScope& scope) {
   simdjson::dom::element root;

@@ -12,6 +12,21 @@
 
 namespace langfuse::ingest {
 
+//! A per-thread simdjson parser for request bodies. simdjson keeps buffers sized for the largest
+//! document it parsed; with dozens of handler threads a few 4 MB bodies would pin hundreds of MB,
+//! so the parser is dropped after a large document and the next request starts small.
+class RequestParser {
+ public:
+  RequestParser();
+  ~RequestParser();
+  RequestParser(const RequestParser&) = delete;
+  RequestParser& operator=(const RequestParser&) = delete;
+  simdjson::dom::parser& get() { return *parser_; }
+
+ private:
+  simdjson::dom::parser* parser_;
+};
+
 //! The outcome of validating one POST /api/public/ingestion body.
 struct BatchValidation {
   std::vector<std::string> successes;  //!< envelope ids answered 201

@@ -40,9 +40,9 @@ void RegisterIngestionRoutes(http::Router& router, ApiContext& context) {
     auto auth = AuthenticateRequest(context, request, KeyAccess::kIngestion, error);
     if (!auth) return error;
 
-    thread_local simdjson::dom::parser parser;
+    ingest::RequestParser parser;
     ingest::EventScope scope{auth->access_level != auth::kAccessProject};
-    auto validation = ingest::ValidateBatch(parser, request.body, scope);
+    auto validation = ingest::ValidateBatch(parser.get(), request.body, scope);
     if (!validation.ok()) {
       return http::Response::Json(
           400, Json{{"message", "Invalid request data"}, {"errors", Json::array({validation.status().message()})},

@@ -27,8 +27,8 @@ void RegisterScoreRoutes(http::Router& router, ApiContext& context) {
     const std::string now = FormatIso8601Ms(NowMs());
     Json envelope = {{"batch", Json::array({Json{{"id", NewUuidV4()}, {"timestamp", now}, {"type", "score-create"},
                                                  {"body", body}}})}};
-    thread_local simdjson::dom::parser parser;
-    auto validation = ingest::ValidateBatch(parser, envelope.dump(), ingest::EventScope{});
+    ingest::RequestParser parser;
+    auto validation = ingest::ValidateBatch(parser.get(), envelope.dump(), ingest::EventScope{});
     if (!validation.ok()) return ErrorResponse(Status::InvalidArgument(validation.status().message()));
     if (!validation->errors.empty()) {
       return http::Response::Json(400, Json{{"message", "Invalid request data"},
