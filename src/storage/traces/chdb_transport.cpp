@@ -217,6 +217,12 @@ auto Timed(Histogram& seconds, Counter& errors, Run run) {
 //! changes state (DDL, DELETE), one at a time; a pool of reader connections runs read-only
 //! statements concurrently, so reads never queue behind a large insert. Thread-safety: all
 //! methods may be called concurrently; the destructor must not race any call.
+// ClickHouse's errors for a data part that disappeared under a running read.
+bool IsVanishedPartError(std::string_view message) {
+  return message.find("FILE_DOESNT_EXIST") != message.npos || message.find("NOT_FOUND_EXPECTED_DATA_PART") != message.npos ||
+         message.find("CANNOT_OPEN_FILE") != message.npos;
+}
+
 class ChdbTransport final : public ClickHouseTransport {
  public:
   ChdbTransport(Connection writer, std::vector<Connection> readers)
@@ -255,8 +261,14 @@ class ChdbTransport final : public ClickHouseTransport {
       reader = free_readers_.back();
       free_readers_.pop_back();
     }
-    auto result = Timed(metrics_.read_seconds, metrics_.read_errors,
-                        [&] { return RunQuery(reader->get(), sql, params, format); });
+    // A read that lands on a part a concurrent merge just replaced can fail to open its files;
+    // reads are idempotent, so such a failure is retried on a fresh snapshot.
+    StatusOr<std::string> result = Status::Internal("not run");
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      result = Timed(metrics_.read_seconds, metrics_.read_errors,
+                     [&] { return RunQuery(reader->get(), sql, params, format); });
+      if (result.ok() || !IsVanishedPartError(result.status().message())) break;
+    }
     {
       std::lock_guard lock(pool_mu_);
       free_readers_.push_back(reader);

@@ -1,5 +1,9 @@
 #include "storage/traces/trace_store.h"
 
+#include <algorithm>
+
+#include "common/time.h"
+
 #include <utility>
 
 #include "storage/traces/record_json.h"
@@ -110,12 +114,18 @@ StatusOr<std::vector<ScoreRecord>> TraceStore::ScoresOfTrace(const std::string& 
 
 Status TraceStore::DeleteScores(const std::string& project_id, const std::vector<std::string>& ids) {
   if (ids.empty()) return Status::Ok();
-  // A lightweight delete, as Langfuse's deleteScores: rows vanish from reads at once (the
-  // default lightweight_deletes_sync = 2 waits for the mask) and are purged by later merges.
-  auto out = transport_->Query(
-      "DELETE FROM scores WHERE project_id = {project_id:String} AND id IN {ids:Array(String)}",
-      {StringParam("project_id", project_id), StringArrayParam("ids", ids)});
-  return out.status();
+  // A newer version of each row marked is_deleted: ReplacingMergeTree(event_ts, is_deleted) then
+  // hides the row from FINAL reads at once. Unlike a lightweight DELETE this is a plain insert:
+  // no mutation, no wait, and no race with readers of the parts a mutation rewrites.
+  ASSIGN_OR_RETURN(std::vector<ScoreRecord> rows, GetScores(project_id, ids));
+  if (rows.empty()) return Status::Ok();
+  const int64_t now = NowMs();
+  for (ScoreRecord& row : rows) {
+    row.is_deleted = 1;
+    row.event_ts_ms = std::max(now, row.event_ts_ms + 1);
+    row.updated_at_ms = now;
+  }
+  return InsertScores(rows, "");
 }
 
 }  // namespace langfuse::traces
