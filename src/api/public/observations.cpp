@@ -1,19 +1,129 @@
-// GET /api/public/observations/{observationId}.
+// GET /api/public/observations (v1 list) and GET /api/public/observations/{observationId}.
+#include <array>
+
 #include "api/json_views.h"
 #include "api/public/handlers.h"
 #include "api/request_auth.h"
+#include "common/time.h"
+#include "storage/traces/observation_queries.h"
 
 namespace langfuse::api {
+namespace {
+
+constexpr std::array<std::string_view, 10> kObservationTypes = {
+    "GENERATION", "SPAN",      "EVENT",     "AGENT",     "TOOL",
+    "CHAIN",      "RETRIEVER", "EVALUATOR", "EMBEDDING", "GUARDRAIL"};
+constexpr std::array<std::string_view, 4> kLevels = {"DEBUG", "DEFAULT", "WARNING", "ERROR"};
+
+template <size_t N>
+bool OneOf(const std::array<std::string_view, N>& allowed, std::string_view value) {
+  for (std::string_view a : allowed) {
+    if (a == value) return true;
+  }
+  return false;
+}
+
+std::optional<std::string> OptionalQuery(const http::Request& request, std::string_view name) {
+  const std::string* value = request.QueryParam(name);
+  return value != nullptr ? std::optional<std::string>(*value) : std::nullopt;
+}
+
+// Langfuse's `environment` (string or repeated): one value is split at commas, repeated values
+// are taken as they are.
+std::vector<std::string> ListQuery(const http::Request& request, std::string_view name) {
+  std::vector<std::string> values = request.QueryParams(name);
+  if (values.size() != 1) return values;
+  std::vector<std::string> parts;
+  std::string_view rest = values.front();
+  while (true) {
+    const size_t comma = rest.find(',');
+    parts.emplace_back(rest.substr(0, comma));
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return parts;
+}
+
+// An ISO-8601 date-time with offset; absent -> nullopt, malformed -> error.
+StatusOr<std::optional<int64_t>> DateQuery(const http::Request& request, std::string_view name) {
+  const std::string* value = request.QueryParam(name);
+  if (value == nullptr) return std::optional<int64_t>();
+  auto ms = ParseIso8601Ms(*value);
+  if (!ms) {
+    return Status::InvalidArgument("Invalid request data: " + std::string(name) +
+                                   " must be an ISO 8601 date-time with a time zone offset or Z");
+  }
+  return std::optional<int64_t>(*ms);
+}
+
+StatusOr<traces::ObservationListFilter> ParseFilter(const http::Request& request) {
+  traces::ObservationListFilter f;
+  if (request.QueryParam("filter") != nullptr) {
+    return Status::InvalidArgument(
+        "The filter parameter (advanced filters) is not supported by this server; use "
+        "the simple query parameters");
+  }
+  f.name = OptionalQuery(request, "name");
+  f.user_id = OptionalQuery(request, "userId");
+  f.trace_id = OptionalQuery(request, "traceId");
+  f.parent_observation_id = OptionalQuery(request, "parentObservationId");
+  f.version = OptionalQuery(request, "version");
+  f.type = OptionalQuery(request, "type");
+  if (f.type && f.type->empty()) f.type.reset();
+  if (f.type && !OneOf(kObservationTypes, *f.type)) {
+    return Status::InvalidArgument(
+        "Invalid request data: type must be one of GENERATION, SPAN, EVENT, AGENT, TOOL, CHAIN, RETRIEVER, "
+        "EVALUATOR, EMBEDDING, GUARDRAIL");
+  }
+  f.level = OptionalQuery(request, "level");
+  if (f.level && f.level->empty()) f.level.reset();
+  if (f.level && !OneOf(kLevels, *f.level)) {
+    return Status::InvalidArgument(
+        "Invalid request data: level must be one of DEBUG, DEFAULT, WARNING, ERROR");
+  }
+  f.environments = ListQuery(request, "environment");
+  ASSIGN_OR_RETURN(f.from_start_time_ms, DateQuery(request, "fromStartTime"));
+  ASSIGN_OR_RETURN(f.to_start_time_ms, DateQuery(request, "toStartTime"));
+  return f;
+}
+
+std::string Dump(const Json& json) { return json.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+}  // namespace
 
 void RegisterObservationRoutes(http::Router& router, ApiContext& context) {
+  router.Add("GET", "/api/public/observations", [&context](http::Request& request) {
+    http::Response error;
+    auto auth = AuthenticateRequest(context, request, KeyAccess::kProject, error);
+    if (!auth) return error;
+    auto paging = traces::ParseListPaging(request.QueryParam("page"), request.QueryParam("limit"));
+    if (!paging.ok()) return ErrorResponse(paging.status());
+    auto filter = ParseFilter(request);
+    if (!filter.ok()) return ErrorResponse(filter.status());
+    auto page = traces::ListObservations(context.traces.transport(), auth->project_id, *filter, *paging);
+    if (!page.ok()) return ErrorResponse(page.status());
+
+    Json data = Json::array();
+    for (const traces::ObservationRecord& row : page->observations) data.push_back(ObservationView(row));
+    const uint64_t total_pages = (page->total_items + paging->limit - 1) / paging->limit;
+    Json body = {{"data", std::move(data)},
+                 {"meta",
+                  {{"page", paging->page},
+                   {"limit", paging->limit},
+                   {"totalItems", page->total_items},
+                   {"totalPages", total_pages}}}};
+    return http::Response::Json(200, Dump(body));
+  });
+
   router.Add("GET", "/api/public/observations/{observationId}", [&context](http::Request& request) {
     http::Response error;
     auto auth = AuthenticateRequest(context, request, KeyAccess::kProject, error);
     if (!auth) return error;
     auto found = context.traces.GetObservations(auth->project_id, {request.path_params["observationId"]});
     if (!found.ok()) return ErrorResponse(found.status());
-    if (found->empty()) return ErrorResponse(Status::NotFound("Observation not found within authorized project"));
-    return http::Response::Json(200, ObservationView(found->front()).dump(-1, ' ', false, Json::error_handler_t::replace));
+    if (found->empty())
+      return ErrorResponse(Status::NotFound("Observation not found within authorized project"));
+    return http::Response::Json(200, Dump(ObservationView(found->front())));
   });
 }
 

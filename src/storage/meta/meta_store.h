@@ -63,7 +63,25 @@ struct OrganizationMembership {
   std::string role;  //!< OWNER | ADMIN | MEMBER | VIEWER | NONE
 };
 
-//! The transactional store: organisations, projects, users, memberships and API keys.
+//! A project's score config (Langfuse's `score_configs`): the shape scores that name it must have.
+struct ScoreConfig {
+  std::string id;
+  std::string project_id;
+  std::string name;
+  std::string data_type;  //!< NUMERIC | CATEGORICAL | BOOLEAN | TEXT
+  bool is_archived = false;
+  std::optional<double> min_value;
+  std::optional<double> max_value;
+  //! JSON text `[{"label": ..., "value": ...}]`, kept verbatim as Langfuse's JSON column; the
+  //! store does not interpret it (the API validates it).
+  std::optional<std::string> categories;
+  std::optional<std::string> description;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+
+//! The transactional store: organisations, projects, users, memberships, API keys and score
+//! configs.
 //! Implementations (SQLite embedded, Postgres at scale) share one conformance suite
 //! (meta_store_conformance.h). Call Migrate once before anything else.
 //! Errors: kConflict for a unique-key clash, kInvalidArgument for a row that references a
@@ -120,6 +138,42 @@ class MetaStore {
   virtual Status UpsertMembership(const OrganizationMembership& membership) = 0;
   //! Oldest first.
   virtual StatusOr<std::vector<OrganizationMembership>> ListMemberships(const std::string& org_id) = 0;
+
+  // Score configs. The defaults answer kInternal so that stores (and test doubles) written before
+  // score configs existed keep compiling; every real implementation overrides all five.
+
+  //! Inserts a new config; kConflict when the id exists, kInvalidArgument for a missing project
+  //! or a data_type outside the four known ones.
+  virtual Status CreateScoreConfig(const ScoreConfig& config) {
+    (void)config;
+    return Status::Internal("this metadata store does not support score configs");
+  }
+  //! The config `id` of the project; nullopt when absent or of another project.
+  virtual StatusOr<std::optional<ScoreConfig>> GetScoreConfig(const std::string& project_id,
+                                                              const std::string& id) {
+    (void)project_id;
+    (void)id;
+    return Status::Internal("this metadata store does not support score configs");
+  }
+  //! One page of the project's configs, newest first (created_at descending, then id), as
+  //! Langfuse lists them.
+  virtual StatusOr<std::vector<ScoreConfig>> ListScoreConfigs(const std::string& project_id, int64_t limit,
+                                                              int64_t offset) {
+    (void)project_id;
+    (void)limit;
+    (void)offset;
+    return Status::Internal("this metadata store does not support score configs");
+  }
+  virtual StatusOr<int64_t> CountScoreConfigs(const std::string& project_id) {
+    (void)project_id;
+    return Status::Internal("this metadata store does not support score configs");
+  }
+  //! Replaces name, data_type, is_archived, min/max, categories and description of the config
+  //! (project_id, id) and sets updated_at (0 = now); kNotFound when the project has no such config.
+  virtual Status UpdateScoreConfig(const ScoreConfig& config) {
+    (void)config;
+    return Status::Internal("this metadata store does not support score configs");
+  }
 };
 
 //! Opens (creating if needed) the SQLite store at `path` in WAL mode (the folder must exist).

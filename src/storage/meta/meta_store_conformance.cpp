@@ -341,5 +341,147 @@ TEST_P(MetaStoreConformanceTest, ConcurrentCallsFromManyThreads) {
   EXPECT_EQ(store_->ListApiKeys("proj-1")->size(), static_cast<size_t>(kThreads * kKeysPerThread));
 }
 
+// ---- score configs ------------------------------------------------------------------------------
+
+ScoreConfig NumericConfig(const std::string& id, const std::string& project_id, int64_t created_at_ms) {
+  ScoreConfig c;
+  c.id = id;
+  c.project_id = project_id;
+  c.name = "accuracy " + id;
+  c.data_type = "NUMERIC";
+  c.min_value = 0.1;  // not exactly representable: must survive the round trip bit for bit
+  c.max_value = 1e300;
+  c.description = "how accurate, \"quoted\" ünicode";
+  c.created_at_ms = created_at_ms;
+  c.updated_at_ms = created_at_ms;
+  return c;
+}
+
+TEST_P(MetaStoreConformanceTest, ScoreConfigCreateAndGet) {
+  CreateOrgAndProject("org-1", "proj-1");
+  auto missing = store_->GetScoreConfig("proj-1", "cfg-1");
+  ASSERT_TRUE(missing.ok()) << missing.status().message();
+  EXPECT_FALSE(missing->has_value());
+
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-1", "proj-1", 1700000000000)).ok());
+  auto got = store_->GetScoreConfig("proj-1", "cfg-1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  const ScoreConfig& c = **got;
+  EXPECT_EQ(c.id, "cfg-1");
+  EXPECT_EQ(c.project_id, "proj-1");
+  EXPECT_EQ(c.name, "accuracy cfg-1");
+  EXPECT_EQ(c.data_type, "NUMERIC");
+  EXPECT_FALSE(c.is_archived);
+  EXPECT_EQ(c.min_value, std::optional<double>(0.1));
+  EXPECT_EQ(c.max_value, std::optional<double>(1e300));
+  EXPECT_FALSE(c.categories.has_value());
+  EXPECT_EQ(c.description, std::optional<std::string>("how accurate, \"quoted\" ünicode"));
+  EXPECT_EQ(c.created_at_ms, 1700000000000);
+  EXPECT_EQ(c.updated_at_ms, 1700000000000);
+
+  ScoreConfig categorical;
+  categorical.id = "cfg-2";
+  categorical.project_id = "proj-1";
+  categorical.name = "tone";
+  categorical.data_type = "CATEGORICAL";
+  categorical.categories = R"([{"label":"good","value":1},{"label":"bad","value":-2.5}])";
+  ASSERT_TRUE(store_->CreateScoreConfig(categorical).ok());
+  got = store_->GetScoreConfig("proj-1", "cfg-2");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->categories, categorical.categories);
+  EXPECT_FALSE((*got)->min_value.has_value());
+  EXPECT_FALSE((*got)->max_value.has_value());
+  EXPECT_FALSE((*got)->description.has_value());
+  EXPECT_GT((*got)->created_at_ms, 0);  // 0 means "now"
+  EXPECT_EQ((*got)->updated_at_ms, (*got)->created_at_ms);
+}
+
+TEST_P(MetaStoreConformanceTest, ScoreConfigBelongsToItsProject) {
+  CreateOrgAndProject("org-1", "proj-1");
+  CreateOrgAndProject("org-2", "proj-2");
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-1", "proj-1", 0)).ok());
+  auto other = store_->GetScoreConfig("proj-2", "cfg-1");
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(other->has_value());
+  EXPECT_EQ(*store_->CountScoreConfigs("proj-2"), 0);
+  EXPECT_TRUE(store_->ListScoreConfigs("proj-2", 10, 0)->empty());
+
+  ScoreConfig update = NumericConfig("cfg-1", "proj-2", 0);
+  EXPECT_EQ(store_->UpdateScoreConfig(update).code(), StatusCode::kNotFound);
+  EXPECT_EQ((*store_->GetScoreConfig("proj-1", "cfg-1"))->name, "accuracy cfg-1");
+}
+
+TEST_P(MetaStoreConformanceTest, ScoreConfigConstraints) {
+  CreateOrgAndProject("org-1", "proj-1");
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-1", "proj-1", 0)).ok());
+  EXPECT_EQ(store_->CreateScoreConfig(NumericConfig("cfg-1", "proj-1", 0)).code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->CreateScoreConfig(NumericConfig("cfg-2", "proj-none", 0)).code(),
+            StatusCode::kInvalidArgument);
+  ScoreConfig bad_type = NumericConfig("cfg-3", "proj-1", 0);
+  bad_type.data_type = "CORRECTION";
+  EXPECT_EQ(store_->CreateScoreConfig(bad_type).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->CreateScoreConfig(NumericConfig("", "proj-1", 0)).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(MetaStoreConformanceTest, ScoreConfigListPagesNewestFirst) {
+  CreateOrgAndProject("org-1", "proj-1");
+  // Two share a created_at: ties are ordered by id.
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-a", "proj-1", 1000)).ok());
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-c", "proj-1", 3000)).ok());
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-b2", "proj-1", 2000)).ok());
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-b1", "proj-1", 2000)).ok());
+  EXPECT_EQ(*store_->CountScoreConfigs("proj-1"), 4);
+
+  auto ids = [](const StatusOr<std::vector<ScoreConfig>>& list) {
+    std::vector<std::string> out;
+    if (list.ok()) {
+      for (const ScoreConfig& c : *list) out.push_back(c.id);
+    }
+    return out;
+  };
+  EXPECT_EQ(ids(store_->ListScoreConfigs("proj-1", 10, 0)),
+            (std::vector<std::string>{"cfg-c", "cfg-b1", "cfg-b2", "cfg-a"}));
+  EXPECT_EQ(ids(store_->ListScoreConfigs("proj-1", 2, 0)), (std::vector<std::string>{"cfg-c", "cfg-b1"}));
+  EXPECT_EQ(ids(store_->ListScoreConfigs("proj-1", 2, 2)), (std::vector<std::string>{"cfg-b2", "cfg-a"}));
+  EXPECT_TRUE(ids(store_->ListScoreConfigs("proj-1", 2, 4)).empty());
+}
+
+TEST_P(MetaStoreConformanceTest, ScoreConfigUpdate) {
+  CreateOrgAndProject("org-1", "proj-1");
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-1", "proj-1", 1000)).ok());
+  ScoreConfig c = **store_->GetScoreConfig("proj-1", "cfg-1");
+  c.name = "renamed";
+  c.is_archived = true;
+  c.min_value = std::nullopt;
+  c.max_value = -3.25;
+  c.description = std::nullopt;
+  c.updated_at_ms = 5000;
+  c.created_at_ms = 9999;  // not updatable
+  ASSERT_TRUE(store_->UpdateScoreConfig(c).ok());
+  const ScoreConfig got = **store_->GetScoreConfig("proj-1", "cfg-1");
+  EXPECT_EQ(got.name, "renamed");
+  EXPECT_TRUE(got.is_archived);
+  EXPECT_FALSE(got.min_value.has_value());
+  EXPECT_EQ(got.max_value, std::optional<double>(-3.25));
+  EXPECT_FALSE(got.description.has_value());
+  EXPECT_EQ(got.created_at_ms, 1000);
+  EXPECT_EQ(got.updated_at_ms, 5000);
+
+  c.updated_at_ms = 0;  // now
+  ASSERT_TRUE(store_->UpdateScoreConfig(c).ok());
+  EXPECT_GT((*store_->GetScoreConfig("proj-1", "cfg-1"))->updated_at_ms, 5000);
+
+  c.id = "cfg-missing";
+  EXPECT_EQ(store_->UpdateScoreConfig(c).code(), StatusCode::kNotFound);
+}
+
+TEST_P(MetaStoreConformanceTest, ScoreConfigIdsAreUniqueAcrossProjects) {
+  // The id is the primary key, as in Langfuse: another project cannot take it over.
+  CreateOrgAndProject("org-1", "proj-1");
+  ASSERT_TRUE(store_->CreateScoreConfig(NumericConfig("cfg-1", "proj-1", 0)).ok());
+  CreateOrgAndProject("org-2", "proj-2");
+  EXPECT_EQ(store_->CreateScoreConfig(NumericConfig("cfg-1", "proj-2", 0)).code(), StatusCode::kConflict);
+}
+
 }  // namespace
 }  // namespace langfuse::meta

@@ -1,6 +1,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 #include <utility>
 
@@ -50,6 +51,41 @@ ApiKey ReadApiKey(const SqliteStatement& s) {
   key.last_used_at_ms = s.OptionalInt(10);
   key.expires_at_ms = s.OptionalInt(11);
   return key;
+}
+
+// min/max are REAL columns; the statement binds no doubles, so they travel as text: written in
+// the shortest form that reads back exactly (a STRICT REAL column converts it), read with 17
+// significant digits.
+constexpr std::string_view kScoreConfigColumns =
+    "id, project_id, name, data_type, is_archived, "
+    "CASE WHEN min_value IS NULL THEN NULL ELSE printf('%!.17g', min_value) END, "
+    "CASE WHEN max_value IS NULL THEN NULL ELSE printf('%!.17g', max_value) END, "
+    "categories, description, created_at, updated_at";
+
+std::optional<std::string> DoubleText(const std::optional<double>& value) {
+  if (!value) return std::nullopt;
+  return fmt::format("{}", *value);
+}
+
+std::optional<double> ParseDoubleText(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  return std::strtod(text->c_str(), nullptr);
+}
+
+ScoreConfig ReadScoreConfig(const SqliteStatement& s) {
+  ScoreConfig c;
+  c.id = s.Text(0);
+  c.project_id = s.Text(1);
+  c.name = s.Text(2);
+  c.data_type = s.Text(3);
+  c.is_archived = s.Int(4) != 0;
+  c.min_value = ParseDoubleText(s.OptionalText(5));
+  c.max_value = ParseDoubleText(s.OptionalText(6));
+  c.categories = s.OptionalText(7);
+  c.description = s.OptionalText(8);
+  c.created_at_ms = s.Int(9);
+  c.updated_at_ms = s.Int(10);
+  return c;
 }
 
 Project ReadProject(const SqliteStatement& s) {
@@ -359,6 +395,86 @@ class SqliteMetaStore final : public MetaStore {
       out.push_back({s->Text(0), s->Text(1), s->Text(2), s->Text(3)});
     }
     return out;
+  }
+
+  Status CreateScoreConfig(const ScoreConfig& c) override {
+    if (c.id.empty() || c.project_id.empty())
+      return Status::InvalidArgument("score config id or project id is empty");
+    std::lock_guard lock(mu_);
+    const int64_t now = NowMs();
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("INSERT INTO score_configs (id, project_id, name, data_type, is_archived, "
+                                  "min_value, max_value, categories, description, created_at, updated_at) "
+                                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"));
+    s->Bind(1, c.id)
+        .Bind(2, c.project_id)
+        .Bind(3, c.name)
+        .Bind(4, c.data_type)
+        .Bind(5, int64_t{c.is_archived ? 1 : 0})
+        .BindOptional(6, DoubleText(c.min_value))
+        .BindOptional(7, DoubleText(c.max_value))
+        .BindOptional(8, c.categories)
+        .BindOptional(9, c.description)
+        .Bind(10, OrNow(c.created_at_ms, now))
+        .Bind(11, OrNow(c.updated_at_ms, now));
+    return s->Run();
+  }
+
+  StatusOr<std::optional<ScoreConfig>> GetScoreConfig(const std::string& project_id,
+                                                      const std::string& id) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(
+        auto s, db_->Prepare(fmt::format("SELECT {} FROM score_configs WHERE id = ?1 AND project_id = ?2",
+                                         kScoreConfigColumns)));
+    s->Bind(1, id).Bind(2, project_id);
+    ASSIGN_OR_RETURN(const bool found, s->Step());
+    if (!found) return std::optional<ScoreConfig>();
+    return std::optional<ScoreConfig>(ReadScoreConfig(*s));
+  }
+
+  StatusOr<std::vector<ScoreConfig>> ListScoreConfigs(const std::string& project_id, int64_t limit,
+                                                      int64_t offset) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto s, db_->Prepare(fmt::format("SELECT {} FROM score_configs WHERE project_id = ?1 "
+                                                      "ORDER BY created_at DESC, id ASC LIMIT ?2 OFFSET ?3",
+                                                      kScoreConfigColumns)));
+    s->Bind(1, project_id).Bind(2, std::max<int64_t>(limit, 0)).Bind(3, std::max<int64_t>(offset, 0));
+    std::vector<ScoreConfig> out;
+    while (true) {
+      ASSIGN_OR_RETURN(const bool row, s->Step());
+      if (!row) break;
+      out.push_back(ReadScoreConfig(*s));
+    }
+    return out;
+  }
+
+  StatusOr<int64_t> CountScoreConfigs(const std::string& project_id) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto s, db_->Prepare("SELECT COUNT(*) FROM score_configs WHERE project_id = ?1"));
+    s->Bind(1, project_id);
+    ASSIGN_OR_RETURN(const bool has_row, s->Step());
+    return has_row ? s->Int(0) : int64_t{0};
+  }
+
+  Status UpdateScoreConfig(const ScoreConfig& c) override {
+    std::lock_guard lock(mu_);
+    ASSIGN_OR_RETURN(auto s,
+                     db_->Prepare("UPDATE score_configs SET name = ?3, data_type = ?4, is_archived = ?5, "
+                                  "min_value = ?6, max_value = ?7, categories = ?8, description = ?9, "
+                                  "updated_at = ?10 WHERE id = ?1 AND project_id = ?2"));
+    s->Bind(1, c.id)
+        .Bind(2, c.project_id)
+        .Bind(3, c.name)
+        .Bind(4, c.data_type)
+        .Bind(5, int64_t{c.is_archived ? 1 : 0})
+        .BindOptional(6, DoubleText(c.min_value))
+        .BindOptional(7, DoubleText(c.max_value))
+        .BindOptional(8, c.categories)
+        .BindOptional(9, c.description)
+        .Bind(10, OrNow(c.updated_at_ms, NowMs()));
+    RETURN_IF_ERROR(s->Run());
+    if (db_->Changes() == 0) return Status::NotFound("score config not found: " + c.id);
+    return Status::Ok();
   }
 
  private:

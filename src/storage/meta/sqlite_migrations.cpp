@@ -88,8 +88,32 @@ CREATE INDEX api_keys_organization_id_idx ON api_keys (organization_id);
 CREATE INDEX api_keys_created_by_api_key_id_idx ON api_keys (created_by_api_key_id);
 )sql";
 
+// Langfuse's score_configs (Prisma model ScoreConfig): min/max are DOUBLE PRECISION there, REAL
+// here; categories is the JSON text of [{label, value}].
+constexpr std::string_view kScoreConfigs = R"sql(
+CREATE TABLE score_configs (
+  id TEXT NOT NULL PRIMARY KEY,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  project_id TEXT NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  data_type TEXT NOT NULL CHECK (data_type IN ('NUMERIC', 'CATEGORICAL', 'BOOLEAN', 'TEXT')),
+  is_archived INTEGER NOT NULL DEFAULT 0 CHECK (is_archived IN (0, 1)),
+  min_value REAL,
+  max_value REAL,
+  categories TEXT,
+  description TEXT,
+  UNIQUE (id, project_id)
+) STRICT;
+CREATE INDEX score_configs_project_id_created_at_idx ON score_configs (project_id, created_at);
+CREATE INDEX score_configs_data_type_idx ON score_configs (data_type);
+CREATE INDEX score_configs_is_archived_idx ON score_configs (is_archived);
+CREATE INDEX score_configs_updated_at_idx ON score_configs (updated_at);
+)sql";
+
 constexpr MetaMigration kMigrations[] = {
     {1, "initial_schema", kInitialSchema},
+    {2, "score_configs", kScoreConfigs},
 };
 
 }  // namespace

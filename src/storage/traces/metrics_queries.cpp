@@ -1,3 +1,1085 @@
 #include "storage/traces/metrics_queries.h"
 
-namespace langfuse::traces {}  // namespace langfuse::traces
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <regex>
+#include <set>
+
+#include <fmt/core.h>
+#include <simdjson.h>
+
+#include "common/time.h"
+
+namespace langfuse::traces {
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Shared SQL pieces
+
+// The newest live version of each row of `table` in the project, optionally limited to a time
+// window on `time_column` (bounds are the named DateTime64(3) parameters). FINAL collapses
+// versions sharing a sort key and drops deleted rows; LIMIT 1 BY id collapses versions whose
+// sort key changed between writes (TraceStore reads the same way).
+std::string LiveRows(std::string_view table, std::string_view extra_where) {
+  return fmt::format(
+      "(SELECT * FROM {} FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{} "
+      "ORDER BY event_ts DESC LIMIT 1 BY id)",
+      table, extra_where.empty() ? "" : " AND ", extra_where);
+}
+
+QueryParam Float64Param(std::string name, double value) {
+  return {std::move(name), fmt::format("{}", value)};
+}
+QueryParam BoolParam(std::string name, bool value) { return {std::move(name), value ? "true" : "false"}; }
+
+// ---------------------------------------------------------------------------------------------
+// Daily metrics
+
+std::string UsageSum(std::string_view needle) {
+  return fmt::format(
+      "sum(arraySum(mapValues(mapFilter(x -> positionCaseInsensitive(x.1, '{}') > 0, o.usage_details))))",
+      needle);
+}
+
+int64_t JsonInt(simdjson::dom::element e) {
+  int64_t i = 0;
+  uint64_t u = 0;
+  double d = 0;
+  std::string_view s;
+  if (e.get_int64().get(i) == simdjson::SUCCESS) return i;
+  if (e.get_uint64().get(u) == simdjson::SUCCESS) return static_cast<int64_t>(u);
+  if (e.get_double().get(d) == simdjson::SUCCESS) return static_cast<int64_t>(d);
+  if (e.get_string().get(s) == simdjson::SUCCESS) return std::strtoll(std::string(s).c_str(), nullptr, 10);
+  return 0;
+}
+
+double JsonDouble(simdjson::dom::element e) {
+  double d = 0;
+  int64_t i = 0;
+  uint64_t u = 0;
+  std::string_view s;
+  if (e.get_double().get(d) == simdjson::SUCCESS) return d;
+  if (e.get_int64().get(i) == simdjson::SUCCESS) return static_cast<double>(i);
+  if (e.get_uint64().get(u) == simdjson::SUCCESS) return static_cast<double>(u);
+  if (e.get_string().get(s) == simdjson::SUCCESS) return std::strtod(std::string(s).c_str(), nullptr);
+  return 0;
+}
+
+// Runs `sql` and calls `row` for every output object.
+template <typename RowFn>
+Status ForEachRow(ClickHouseTransport& transport, const std::string& sql,
+                  const std::vector<QueryParam>& params, RowFn row) {
+  auto out = transport.Query(sql, params);
+  if (!out.ok()) return out.status();
+  simdjson::dom::parser parser;
+  const simdjson::padded_string buffer(*out);
+  simdjson::dom::document_stream stream;
+  if (parser.parse_many(buffer).get(stream) != simdjson::SUCCESS) {
+    return Status::Internal("metrics: unreadable engine output");
+  }
+  for (auto doc : stream) {
+    simdjson::dom::object o;
+    if (doc.get_object().get(o) != simdjson::SUCCESS)
+      return Status::Internal("metrics: unreadable engine row");
+    row(o);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<DailyMetricsPage> QueryDailyMetrics(ClickHouseTransport& transport, const DailyMetricsFilter& f) {
+  std::vector<QueryParam> params = {StringParam("projectId", f.project_id)};
+  // Trace filters, as Langfuse's daily metrics route maps its query parameters.
+  std::vector<std::string> trace_where;
+  if (f.trace_name) {
+    trace_where.push_back("name = {traceName:String}");
+    params.push_back(StringParam("traceName", *f.trace_name));
+  }
+  if (f.user_id) {
+    trace_where.push_back("user_id = {userId:String}");
+    params.push_back(StringParam("userId", *f.user_id));
+  }
+  if (f.tags) {
+    trace_where.push_back("hasAll(tags, {tags:Array(String)})");
+    params.push_back(StringArrayParam("tags", *f.tags));
+  }
+  if (f.environments) {
+    trace_where.push_back("environment IN {environments:Array(String)}");
+    params.push_back(StringArrayParam("environments", *f.environments));
+  }
+  if (f.from_ms) {
+    trace_where.push_back("timestamp >= {fromTs:DateTime64(3)}");
+    params.push_back(DateTime64MsParam("fromTs", *f.from_ms));
+  }
+  if (f.to_ms) {
+    trace_where.push_back("timestamp < {toTs:DateTime64(3)}");
+    params.push_back(DateTime64MsParam("toTs", *f.to_ms));
+  }
+  std::string trace_filter;
+  for (const std::string& w : trace_where) trace_filter += (trace_filter.empty() ? "" : " AND ") + w;
+
+  std::map<std::string, DailyMetricsDay, std::greater<>> days;
+  int64_t total_items = 0;
+  const std::string traces_sql =
+      fmt::format("SELECT toString(toDate(timestamp)) AS date, count() AS n FROM {} GROUP BY date",
+                  LiveRows("traces", trace_filter));
+  RETURN_IF_ERROR(ForEachRow(transport, traces_sql, params, [&](simdjson::dom::object o) {
+    std::string_view date;
+    if (o["date"].get_string().get(date) != simdjson::SUCCESS) return;
+    DailyMetricsDay& day = days[std::string(date)];
+    day.date = std::string(date);
+    day.count_traces = JsonInt(o["n"]);
+    ++total_items;
+  }));
+
+  // Observations are counted on their own start date. Like Langfuse, they are tied to a trace
+  // matching the filters unless the only filter is fromTimestamp, which then bounds the
+  // observations' start time directly (less one hour, the allowed trace-to-observation skew).
+  const bool only_from = f.from_ms && trace_where.size() == 1;
+  std::string obs_where;
+  if (f.environments && !only_from) obs_where = "environment IN {environments:Array(String)}";
+  if (f.from_ms) {
+    obs_where += obs_where.empty() ? "" : " AND ";
+    obs_where += "start_time >= {fromTs:DateTime64(3)} - INTERVAL 1 HOUR";
+  }
+  std::string from = LiveRows("observations", obs_where) + " AS o";
+  if (!trace_where.empty() && !only_from) {
+    from += " INNER JOIN " + LiveRows("traces", trace_filter) + " AS t ON o.trace_id = t.id";
+  }
+  const std::string usage_sql = fmt::format(
+      "SELECT toString(toDate(o.start_time)) AS date, o.provided_model_name AS model, count() AS "
+      "count_observations, "
+      "uniqExact(o.trace_id) AS count_traces, {} AS input_usage, {} AS output_usage, "
+      "sumMap(o.usage_details)['total'] AS total_usage, sum(coalesce(o.total_cost, 0)) AS total_cost "
+      "FROM {} GROUP BY date, model",
+      UsageSum("input"), UsageSum("output"), from);
+  RETURN_IF_ERROR(ForEachRow(transport, usage_sql, params, [&](simdjson::dom::object o) {
+    std::string_view date;
+    if (o["date"].get_string().get(date) != simdjson::SUCCESS) return;
+    DailyMetricsDay& day = days[std::string(date)];
+    day.date = std::string(date);
+    DailyModelUsage u;
+    std::string_view model;
+    if (o["model"].get_string().get(model) == simdjson::SUCCESS) u.model = std::string(model);
+    u.count_observations = JsonInt(o["count_observations"]);
+    u.count_traces = JsonInt(o["count_traces"]);
+    u.input_usage = JsonInt(o["input_usage"]);
+    u.output_usage = JsonInt(o["output_usage"]);
+    u.total_usage = JsonInt(o["total_usage"]);
+    u.total_cost = JsonDouble(o["total_cost"]);
+    day.count_observations += u.count_observations;
+    day.total_cost += u.total_cost;
+    day.usage.push_back(std::move(u));
+  }));
+
+  DailyMetricsPage page;
+  page.total_items = total_items;
+  const int64_t offset = (f.page - 1) * f.limit;
+  int64_t index = 0;
+  for (auto& [date, day] : days) {
+    if (index++ < offset) continue;
+    if (static_cast<int64_t>(page.days.size()) >= f.limit) break;
+    std::sort(day.usage.begin(), day.usage.end(),
+              [](const DailyModelUsage& a, const DailyModelUsage& b) { return a.model < b.model; });
+    page.days.push_back(std::move(day));
+  }
+  return page;
+}
+
+// =============================================================================================
+// v1 metrics query API
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The data model (Langfuse's dataModel.ts, v1 views). SQL text is ours and constant; "$" stands
+// for the view's base table alias. Measure SQL is the per-entity (inner) expression with
+// Langfuse's @@AGG@@ templates already resolved for its two-level query.
+
+enum class DimType { kString, kStringArray, kNumber, kBoolean };
+
+struct DimensionDef {
+  std::string name;
+  std::string sql;
+  DimType type = DimType::kString;
+  std::string relation;    //!< "" = the base table
+  bool explode = false;    //!< arrayJoin: one row per element
+  std::string filter_sql;  //!< when the string filters need a different expression
+};
+
+struct MeasureDef {
+  std::string name;
+  std::string sql;
+  std::string relation;
+};
+
+struct RelationDef {
+  std::string name;  //!< also the table and its alias
+  std::string on;
+  std::string time_column;
+};
+
+struct ViewDef {
+  std::string name;
+  std::string alias;  //!< the base table's alias in SQL
+  std::string table;
+  std::string time_column;
+  std::string segment;  //!< constant WHERE part ("" = none)
+  std::vector<DimensionDef> dimensions;
+  std::vector<MeasureDef> measures;
+  std::vector<RelationDef> relations;
+
+  const DimensionDef* Dimension(std::string_view n) const {
+    for (const auto& d : dimensions)
+      if (d.name == n) return &d;
+    return nullptr;
+  }
+  const MeasureDef* Measure(std::string_view n) const {
+    for (const auto& m : measures)
+      if (m.name == n) return &m;
+    return nullptr;
+  }
+  const RelationDef* Relation(std::string_view n) const {
+    for (const auto& r : relations)
+      if (r.name == n) return &r;
+    return nullptr;
+  }
+};
+
+std::string Expand(std::string_view sql, std::string_view alias) {
+  std::string out;
+  for (const char c : sql) {
+    if (c == '$') {
+      out += alias;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+void ExpandView(ViewDef& v) {
+  for (auto& d : v.dimensions) {
+    d.sql = Expand(d.sql, v.alias);
+    d.filter_sql = Expand(d.filter_sql, v.alias);
+  }
+  for (auto& m : v.measures) m.sql = Expand(m.sql, v.alias);
+  for (auto& r : v.relations) r.on = Expand(r.on, v.alias);
+  v.segment = Expand(v.segment, v.alias);
+}
+
+std::string TokenSum(std::string_view needle, std::string_view map) {
+  return fmt::format("arraySum(mapValues(mapFilter(x -> positionCaseInsensitive(x.1, '{}') > 0, any({}))))",
+                     needle, map);
+}
+
+ViewDef TracesView() {
+  ViewDef v{"traces", "traces", "traces", "timestamp", "", {}, {}, {}};
+  v.dimensions = {
+      {"id", "$.id"},
+      {"name", "$.name"},
+      {"tags", "$.tags", DimType::kStringArray},
+      {"userId", "$.user_id"},
+      {"sessionId", "$.session_id"},
+      {"release", "$.release"},
+      {"version", "$.version"},
+      {"environment", "$.environment"},
+      {"timestampMonth", "formatDateTime($.timestamp, '%Y-%m')"},
+  };
+  v.measures = {
+      {"count", "count(*)", ""},
+      {"observationsCount", "uniq(observations.id)", "observations"},
+      {"scoresCount", "uniq(scores.id)", "scores"},
+      {"uniqueUserIds", "uniq($.user_id)", ""},
+      {"uniqueSessionIds", "uniq($.session_id)", ""},
+      {"latency", "date_diff('millisecond', min(observations.start_time), max(observations.end_time))",
+       "observations"},
+      {"totalTokens", "sumMap(observations.usage_details)['total']", "observations"},
+      {"totalCost", "sum(observations.total_cost)", "observations"},
+  };
+  v.relations = {
+      {"observations", "$.id = observations.trace_id AND $.project_id = observations.project_id",
+       "start_time"},
+      {"scores", "$.id = scores.trace_id AND $.project_id = scores.project_id", "timestamp"},
+  };
+  return v;
+}
+
+ViewDef ObservationsView() {
+  ViewDef v{"observations", "observations", "observations", "start_time", "", {}, {}, {}};
+  v.dimensions = {
+      {"id", "$.id"},
+      {"traceId", "$.trace_id"},
+      {"traceName", "traces.name", DimType::kString, "traces"},
+      {"environment", "$.environment"},
+      {"parentObservationId", "$.parent_observation_id"},
+      {"type", "$.type"},
+      {"name", "$.name"},
+      {"level", "$.level"},
+      {"version", "$.version"},
+      {"tags", "traces.tags", DimType::kStringArray, "traces"},
+      {"providedModelName", "$.provided_model_name"},
+      {"promptName", "$.prompt_name"},
+      {"promptVersion", "$.prompt_version", DimType::kString, "", false, "toString($.prompt_version)"},
+      {"userId", "traces.user_id", DimType::kString, "traces"},
+      {"sessionId", "traces.session_id", DimType::kString, "traces"},
+      {"traceRelease", "traces.release", DimType::kString, "traces"},
+      {"traceVersion", "traces.version", DimType::kString, "traces"},
+      {"startTimeMonth", "formatDateTime($.start_time, '%Y-%m')"},
+      {"toolNames", "mapKeys($.tool_definitions)", DimType::kStringArray, "", true},
+      {"calledToolNames", "$.tool_call_names", DimType::kStringArray, "", true},
+  };
+  v.measures = {
+      {"count", "count(1)", ""},
+      {"latency", "date_diff('millisecond', any($.start_time), any($.end_time))", ""},
+      {"streamingLatency",
+       "if(isNull(any($.completion_start_time)), CAST(NULL AS Nullable(Int64)), "
+       "date_diff('millisecond', any($.completion_start_time), any($.end_time)))",
+       ""},
+      {"inputTokens", TokenSum("input", "$.usage_details"), ""},
+      {"outputTokens", TokenSum("output", "$.usage_details"), ""},
+      {"totalTokens", "sumMap($.usage_details)['total']", ""},
+      {"outputTokensPerSecond",
+       TokenSum("output", "$.usage_details") +
+           " / nullIf(date_diff('second', any($.completion_start_time), any($.end_time)), 0)",
+       ""},
+      {"tokensPerSecond",
+       "sumMap($.usage_details)['total'] / nullIf(date_diff('second', any($.start_time), any($.end_time)), "
+       "0)",
+       ""},
+      {"inputCost", TokenSum("input", "$.cost_details"), ""},
+      {"outputCost", TokenSum("output", "$.cost_details"), ""},
+      {"totalCost", "sum($.total_cost)", ""},
+      {"timeToFirstToken",
+       "if(isNull(any($.completion_start_time)), CAST(NULL AS Nullable(Int64)), "
+       "date_diff('millisecond', any($.start_time), any($.completion_start_time)))",
+       ""},
+      {"countScores", "uniq(scores.id)", "scores"},
+      {"toolDefinitions", "nullIf(length(mapKeys(any($.tool_definitions))), 0)", ""},
+      {"toolCalls", "nullIf(length(any($.tool_calls)), 0)", ""},
+  };
+  v.relations = {
+      {"traces", "$.trace_id = traces.id AND $.project_id = traces.project_id", "timestamp"},
+      {"scores", "$.id = scores.observation_id AND $.project_id = scores.project_id", "timestamp"},
+  };
+  return v;
+}
+
+// kind: "numeric", "categorical" or "boolean".
+ViewDef ScoresView(std::string_view kind) {
+  ViewDef v;
+  v.name = fmt::format("scores-{}", kind);
+  v.alias = fmt::format("scores_{}", kind);
+  v.table = "scores";
+  v.time_column = "timestamp";
+  v.dimensions = {
+      {"traceName", "traces.name", DimType::kString, "traces"},
+      {"tags", "traces.tags", DimType::kStringArray, "traces"},
+      {"userId", "traces.user_id", DimType::kString, "traces"},
+      {"sessionId", "traces.session_id", DimType::kString, "traces"},
+      {"traceRelease", "traces.release", DimType::kString, "traces"},
+      {"traceVersion", "traces.version", DimType::kString, "traces"},
+      {"observationName", "observations.name", DimType::kString, "observations"},
+      {"observationModelName", "observations.provided_model_name", DimType::kString, "observations"},
+      {"observationPromptName", "observations.prompt_name", DimType::kString, "observations"},
+      {"observationPromptVersion", "observations.prompt_version", DimType::kString, "observations", false,
+       "toString(observations.prompt_version)"},
+      {"id", "$.id"},
+      {"environment", "$.environment"},
+      {"name", "$.name"},
+      {"source", "$.source"},
+      {"dataType", "$.data_type"},
+      {"traceId", "$.trace_id"},
+      {"configId", "$.config_id"},
+      {"timestampMonth", "formatDateTime($.timestamp, '%Y-%m')"},
+      {"timestampDay", "formatDateTime($.timestamp, '%Y-%m-%d')"},
+      {"observationId", "$.observation_id"},
+  };
+  v.measures = {{"count", "count(*)", ""}};
+  if (kind == "numeric") {
+    v.dimensions.push_back({"value", "$.value", DimType::kNumber});
+    v.measures.push_back({"value", "any($.value)", ""});
+    v.segment = "$.data_type IN ('NUMERIC', 'BOOLEAN')";
+  } else if (kind == "categorical") {
+    v.dimensions.push_back({"stringValue", "$.string_value"});
+    v.segment = "$.data_type = 'CATEGORICAL'";
+  } else {
+    v.dimensions.push_back({"booleanValue", "toBool($.value)", DimType::kBoolean});
+    v.measures.push_back({"value", "any($.value)", ""});
+    v.segment = "$.data_type = 'BOOLEAN'";
+  }
+  v.relations = {
+      {"traces", "$.trace_id = traces.id AND $.project_id = traces.project_id", "timestamp"},
+      {"observations", "$.observation_id = observations.id AND $.project_id = observations.project_id",
+       "start_time"},
+  };
+  return v;
+}
+
+const std::vector<ViewDef>& Views() {
+  static const std::vector<ViewDef> views = [] {
+    std::vector<ViewDef> v = {TracesView(), ObservationsView(), ScoresView("numeric"),
+                              ScoresView("categorical"), ScoresView("boolean")};
+    for (auto& view : v) ExpandView(view);
+    return v;
+  }();
+  return views;
+}
+
+const ViewDef* FindView(std::string_view name) {
+  for (const auto& v : Views())
+    if (v.name == name) return &v;
+  return nullptr;
+}
+
+template <typename T, typename NameFn>
+std::string NameList(const std::vector<T>& items, NameFn name) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + std::string(name(item));
+  return out;
+}
+
+constexpr std::string_view kAggregations[] = {"sum", "avg", "count", "max", "min",       "p50",
+                                              "p75", "p90", "p95",   "p99", "histogram", "uniq"};
+constexpr std::string_view kGranularities[] = {"auto", "minute", "hour", "day", "week", "month"};
+
+struct FilterTypeSpec {
+  std::string_view type;
+  std::vector<std::string_view> operators;
+};
+
+const std::vector<FilterTypeSpec>& FilterTypes() {
+  static const std::vector<FilterTypeSpec> specs = {
+      {"datetime", {">", "<", ">=", "<="}},
+      {"string", {"=", "contains", "does not contain", "starts with", "ends with"}},
+      {"number", {"=", ">", "<", ">=", "<="}},
+      {"stringOptions", {"any of", "none of"}},
+      {"arrayOptions", {"any of", "none of", "all of"}},
+      {"stringObject", {"=", "contains", "does not contain", "starts with", "ends with"}},
+      {"boolean", {"=", "<>"}},
+      {"null", {"is null", "is not null"}},
+  };
+  return specs;
+}
+
+template <typename Range>
+bool Contains(const Range& range, std::string_view v) {
+  return std::find(std::begin(range), std::end(range), v) != std::end(range);
+}
+
+template <typename Range>
+std::string Quoted(const Range& range) {
+  std::string out;
+  for (const auto& s : range) out += (out.empty() ? "'" : ", '") + std::string(s) + "'";
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+
+using simdjson::dom::element;
+using simdjson::dom::object;
+
+Status Invalid(std::string message) {
+  return Status::InvalidArgument("Invalid query: " + std::move(message));
+}
+
+// A member that is absent or null counts as absent.
+bool Member(object o, std::string_view key, element& out) {
+  return o.at_key(key).get(out) == simdjson::SUCCESS && !out.is_null();
+}
+
+StatusOr<std::string> StringOf(element e, std::string_view what) {
+  std::string_view s;
+  if (e.get_string().get(s) != simdjson::SUCCESS) return Invalid(fmt::format("{} must be a string", what));
+  return std::string(s);
+}
+
+StatusOr<std::vector<std::string>> StringsOf(element e, std::string_view what) {
+  simdjson::dom::array a;
+  if (e.get_array().get(a) != simdjson::SUCCESS)
+    return Invalid(fmt::format("{} must be an array of strings", what));
+  std::vector<std::string> out;
+  for (element item : a) {
+    std::string_view s;
+    if (item.get_string().get(s) != simdjson::SUCCESS) {
+      return Invalid(fmt::format("{} must be an array of strings", what));
+    }
+    out.emplace_back(s);
+  }
+  return out;
+}
+
+std::optional<double> NumberOf(element e) {
+  double d = 0;
+  int64_t i = 0;
+  uint64_t u = 0;
+  if (e.get_double().get(d) == simdjson::SUCCESS) return d;
+  if (e.get_int64().get(i) == simdjson::SUCCESS) return static_cast<double>(i);
+  if (e.get_uint64().get(u) == simdjson::SUCCESS) return static_cast<double>(u);
+  return std::nullopt;
+}
+
+StatusOr<std::optional<int>> IntInRange(object o, std::string_view key, int lo, int hi) {
+  element e;
+  if (!Member(o, key, e)) return std::optional<int>();
+  const std::optional<double> d = NumberOf(e);
+  if (!d || std::floor(*d) != *d || *d < lo || *d > hi) {
+    return Invalid(fmt::format("config.{} must be an integer from {} to {}", key, lo, hi));
+  }
+  return std::optional<int>(static_cast<int>(*d));
+}
+
+StatusOr<int64_t> DateTimeOf(element e, std::string_view what) {
+  std::string_view s;
+  if (e.get_string().get(s) == simdjson::SUCCESS) {
+    if (auto ms = ParseIso8601Ms(s)) return *ms;
+  }
+  return Invalid(fmt::format(
+      "{} must be an ISO 8601 date-time with a time zone offset (e.g. 2025-01-01T00:00:00Z)", what));
+}
+
+StatusOr<MetricsFilter> ParseFilter(element e, size_t index) {
+  const std::string where = fmt::format("filters[{}]", index);
+  object o;
+  if (e.get_object().get(o) != simdjson::SUCCESS) return Invalid(where + " must be an object");
+  MetricsFilter f;
+  element v;
+  if (!Member(o, "column", v)) return Invalid(where + ".column is required");
+  ASSIGN_OR_RETURN(f.column, StringOf(v, where + ".column"));
+  if (!Member(o, "type", v)) return Invalid(where + ".type is required");
+  ASSIGN_OR_RETURN(f.type, StringOf(v, where + ".type"));
+  if (!Member(o, "operator", v)) return Invalid(where + ".operator is required");
+  ASSIGN_OR_RETURN(f.op, StringOf(v, where + ".operator"));
+  const auto& specs = FilterTypes();
+  const auto spec =
+      std::find_if(specs.begin(), specs.end(), [&](const FilterTypeSpec& s) { return s.type == f.type; });
+  if (spec == specs.end()) {
+    std::vector<std::string_view> names;
+    for (const auto& s : specs) names.push_back(s.type);
+    return Invalid(
+        fmt::format("{}.type '{}' is not supported; expected one of {}", where, f.type, Quoted(names)));
+  }
+  if (!Contains(spec->operators, f.op)) {
+    return Invalid(fmt::format("{}.operator '{}' is not valid for type '{}'; expected one of {}", where, f.op,
+                               f.type, Quoted(spec->operators)));
+  }
+  const bool has_value = Member(o, "value", v);
+  const std::string value_where = where + ".value";
+  if (f.type == "datetime") {
+    if (!has_value) return Invalid(value_where + " is required");
+    ASSIGN_OR_RETURN(f.datetime_ms, DateTimeOf(v, value_where));
+  } else if (f.type == "string" || f.type == "stringObject") {
+    if (!has_value) return Invalid(value_where + " is required");
+    ASSIGN_OR_RETURN(f.string_value, StringOf(v, value_where));
+    if (f.type == "stringObject") {
+      element k;
+      if (!Member(o, "key", k))
+        return Invalid(where + ".key is required for type 'stringObject' (the metadata key)");
+      ASSIGN_OR_RETURN(std::string key, StringOf(k, where + ".key"));
+      f.key = std::move(key);
+    }
+  } else if (f.type == "number") {
+    const std::optional<double> d = has_value ? NumberOf(v) : std::nullopt;
+    if (!d || !std::isfinite(*d)) return Invalid(value_where + " must be a number");
+    f.number_value = *d;
+  } else if (f.type == "stringOptions" || f.type == "arrayOptions") {
+    if (!has_value) return Invalid(value_where + " must be an array of strings");
+    ASSIGN_OR_RETURN(f.list_value, StringsOf(v, value_where));
+    const bool may_be_empty = f.type == "arrayOptions" && (f.op == "all of" || f.op == "none of");
+    if (f.list_value.empty() && !may_be_empty) return Invalid(value_where + " must not be empty");
+  } else if (f.type == "boolean") {
+    if (!has_value || v.get_bool().get(f.bool_value) != simdjson::SUCCESS) {
+      return Invalid(value_where + " must be true or false");
+    }
+  } else if (f.type == "null") {
+    std::string_view s;
+    if (!has_value || v.get_string().get(s) != simdjson::SUCCESS || !s.empty()) {
+      return Invalid(value_where + " must be \"\" for type 'null'");
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+StatusOr<MetricsQuery> ParseMetricsQuery(std::string_view json) {
+  simdjson::dom::parser parser;
+  const simdjson::padded_string buffer(json);
+  element root;
+  if (parser.parse(buffer).get(root) != simdjson::SUCCESS) {
+    return Status::InvalidArgument("Invalid JSON in query parameter");
+  }
+  object o;
+  if (root.get_object().get(o) != simdjson::SUCCESS) return Invalid("the query must be a JSON object");
+  MetricsQuery q;
+  element v;
+
+  if (!Member(o, "view", v)) return Invalid("view is required");
+  ASSIGN_OR_RETURN(q.view, StringOf(v, "view"));
+  if (FindView(q.view) == nullptr) {
+    return Invalid(fmt::format("view '{}' is not supported; expected one of {}", q.view, Quoted([] {
+                                 std::vector<std::string_view> names;
+                                 for (const auto& view : Views()) names.push_back(view.name);
+                                 return names;
+                               }())));
+  }
+
+  if (Member(o, "dimensions", v)) {
+    simdjson::dom::array a;
+    if (v.get_array().get(a) != simdjson::SUCCESS) return Invalid("dimensions must be an array");
+    size_t i = 0;
+    for (element d : a) {
+      object dobj;
+      element field;
+      if (d.get_object().get(dobj) != simdjson::SUCCESS || !Member(dobj, "field", field)) {
+        return Invalid(fmt::format("dimensions[{}] must be an object with a string field", i));
+      }
+      ASSIGN_OR_RETURN(std::string name, StringOf(field, fmt::format("dimensions[{}].field", i)));
+      q.dimensions.push_back(std::move(name));
+      ++i;
+    }
+  }
+
+  if (!Member(o, "metrics", v)) return Invalid("metrics is required");
+  {
+    simdjson::dom::array a;
+    if (v.get_array().get(a) != simdjson::SUCCESS) return Invalid("metrics must be an array");
+    size_t i = 0;
+    for (element m : a) {
+      object mobj;
+      element measure, aggregation;
+      if (m.get_object().get(mobj) != simdjson::SUCCESS || !Member(mobj, "measure", measure) ||
+          !Member(mobj, "aggregation", aggregation)) {
+        return Invalid(fmt::format("metrics[{}] must be an object with a measure and an aggregation", i));
+      }
+      MetricsQuery::Metric metric;
+      ASSIGN_OR_RETURN(metric.measure, StringOf(measure, fmt::format("metrics[{}].measure", i)));
+      ASSIGN_OR_RETURN(metric.aggregation, StringOf(aggregation, fmt::format("metrics[{}].aggregation", i)));
+      if (!Contains(kAggregations, metric.aggregation)) {
+        return Invalid(fmt::format("metrics[{}].aggregation '{}' is not supported; expected one of {}", i,
+                                   metric.aggregation, Quoted(kAggregations)));
+      }
+      q.metrics.push_back(std::move(metric));
+      ++i;
+    }
+  }
+
+  if (Member(o, "filters", v)) {
+    simdjson::dom::array a;
+    if (v.get_array().get(a) != simdjson::SUCCESS) return Invalid("filters must be an array");
+    size_t i = 0;
+    for (element f : a) {
+      ASSIGN_OR_RETURN(MetricsFilter filter, ParseFilter(f, i++));
+      q.filters.push_back(std::move(filter));
+    }
+  }
+
+  if (Member(o, "timeDimension", v)) {
+    object t;
+    element g;
+    if (v.get_object().get(t) != simdjson::SUCCESS || !Member(t, "granularity", g)) {
+      return Invalid("timeDimension must be null or an object with a granularity");
+    }
+    ASSIGN_OR_RETURN(std::string granularity, StringOf(g, "timeDimension.granularity"));
+    if (!Contains(kGranularities, granularity)) {
+      return Invalid(fmt::format("timeDimension.granularity '{}' is not supported; expected one of {}",
+                                 granularity, Quoted(kGranularities)));
+    }
+    q.granularity = std::move(granularity);
+  }
+
+  if (!Member(o, "fromTimestamp", v)) return Invalid("fromTimestamp is required");
+  ASSIGN_OR_RETURN(q.from_ms, DateTimeOf(v, "fromTimestamp"));
+  if (!Member(o, "toTimestamp", v)) return Invalid("toTimestamp is required");
+  ASSIGN_OR_RETURN(q.to_ms, DateTimeOf(v, "toTimestamp"));
+  if (q.from_ms >= q.to_ms) return Invalid("fromTimestamp must be before toTimestamp");
+
+  if (Member(o, "orderBy", v)) {
+    simdjson::dom::array a;
+    if (v.get_array().get(a) != simdjson::SUCCESS) return Invalid("orderBy must be null or an array");
+    std::vector<MetricsQuery::Order> order;
+    size_t i = 0;
+    for (element item : a) {
+      object io;
+      element field, direction;
+      if (item.get_object().get(io) != simdjson::SUCCESS || !Member(io, "field", field) ||
+          !Member(io, "direction", direction)) {
+        return Invalid(fmt::format("orderBy[{}] must be an object with a field and a direction", i));
+      }
+      MetricsQuery::Order entry;
+      ASSIGN_OR_RETURN(entry.field, StringOf(field, fmt::format("orderBy[{}].field", i)));
+      ASSIGN_OR_RETURN(entry.direction, StringOf(direction, fmt::format("orderBy[{}].direction", i)));
+      if (entry.direction != "asc" && entry.direction != "desc") {
+        return Invalid(fmt::format("orderBy[{}].direction must be 'asc' or 'desc'", i));
+      }
+      order.push_back(std::move(entry));
+      ++i;
+    }
+    q.order_by = std::move(order);
+  }
+
+  if (Member(o, "config", v)) {
+    object c;
+    if (v.get_object().get(c) != simdjson::SUCCESS) return Invalid("config must be an object");
+    ASSIGN_OR_RETURN(q.bins, IntInRange(c, "bins", 1, 100));
+    ASSIGN_OR_RETURN(q.row_limit, IntInRange(c, "row_limit", 1, 1000));
+  }
+  return q;
+}
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Compiling
+
+std::string Granularity(const MetricsQuery& q) {
+  if (*q.granularity != "auto") return *q.granularity;
+  // Langfuse aims at about 50 buckets.
+  const double hours = static_cast<double>(q.to_ms - q.from_ms) / 3'600'000.0;
+  if (hours < 2) return "minute";
+  if (hours < 72) return "hour";
+  if (hours < 1440) return "day";
+  if (hours < 8760) return "week";
+  return "month";
+}
+
+std::string Bucket(std::string_view granularity, std::string_view expr) {
+  if (granularity == "minute") return fmt::format("toStartOfMinute({})", expr);
+  if (granularity == "hour") return fmt::format("toStartOfHour({})", expr);
+  if (granularity == "day") return fmt::format("toDate({})", expr);
+  if (granularity == "week") return fmt::format("toMonday({})", expr);
+  return fmt::format("toStartOfMonth({})", expr);
+}
+
+std::string_view FillStep(std::string_view granularity) {
+  if (granularity == "minute") return "INTERVAL 1 MINUTE";
+  if (granularity == "hour") return "INTERVAL 1 HOUR";
+  if (granularity == "day") return "INTERVAL 1 DAY";
+  if (granularity == "week") return "INTERVAL 1 WEEK";
+  return "INTERVAL 1 MONTH";
+}
+
+std::string Aggregate(std::string_view aggregation, std::string_view expr, int bins) {
+  if (aggregation == "p50") return fmt::format("quantile(0.5)({})", expr);
+  if (aggregation == "p75") return fmt::format("quantile(0.75)({})", expr);
+  if (aggregation == "p90") return fmt::format("quantile(0.9)({})", expr);
+  if (aggregation == "p95") return fmt::format("quantile(0.95)({})", expr);
+  if (aggregation == "p99") return fmt::format("quantile(0.99)({})", expr);
+  if (aggregation == "histogram") return fmt::format("histogram({})(toFloat64({}))", bins, expr);
+  // sum avg count max min uniq: the ClickHouse function of the same name.
+  return fmt::format("{}({})", aggregation, expr);
+}
+
+// Dimension lookup with Langfuse's fallback: a filter on "<x>Name" that is not a dimension means
+// the view's "name".
+const DimensionDef* ResolveFilterDimension(const ViewDef& view, std::string_view column) {
+  if (const DimensionDef* d = view.Dimension(column)) return d;
+  if (column.size() > 4 && column.substr(column.size() - 4) == "Name") return view.Dimension("name");
+  return nullptr;
+}
+
+std::string_view DimTypeName(DimType t) {
+  switch (t) {
+    case DimType::kString:
+      return "string";
+    case DimType::kStringArray:
+      return "string[]";
+    case DimType::kNumber:
+      return "number";
+    case DimType::kBoolean:
+      return "boolean";
+  }
+  return "string";
+}
+
+std::vector<std::string_view> CompatibleFilterTypes(DimType t) {
+  switch (t) {
+    case DimType::kString:
+      return {"string", "stringOptions"};
+    case DimType::kStringArray:
+      return {"arrayOptions"};
+    case DimType::kNumber:
+      return {"number"};
+    case DimType::kBoolean:
+      return {"boolean"};
+  }
+  return {};
+}
+
+// The SQL condition of one filter on the expression `col`; values become parameters.
+std::string FilterCondition(const MetricsFilter& f, const std::string& col, std::vector<QueryParam>& params) {
+  const std::string p = fmt::format("f{}", params.size());
+  if (f.type == "null") return fmt::format("{} {}", col, f.op == "is null" ? "IS NULL" : "IS NOT NULL");
+  if (f.type == "string" || f.type == "stringObject") {
+    params.push_back(StringParam(p, f.string_value));
+    const std::string v = fmt::format("{{{}:String}}", p);
+    if (f.op == "=") return fmt::format("{} = {}", col, v);
+    if (f.op == "contains") return fmt::format("position({}, {}) > 0", col, v);
+    if (f.op == "does not contain") return fmt::format("position({}, {}) = 0", col, v);
+    if (f.op == "starts with") return fmt::format("startsWith({}, {})", col, v);
+    return fmt::format("endsWith({}, {})", col, v);
+  }
+  if (f.type == "number") {
+    params.push_back(Float64Param(p, f.number_value));
+    return fmt::format("{} {} {{{}:Float64}}", col, f.op, p);
+  }
+  if (f.type == "datetime") {
+    params.push_back(DateTime64MsParam(p, f.datetime_ms));
+    return fmt::format("{} {} {{{}:DateTime64(3)}}", col, f.op, p);
+  }
+  if (f.type == "boolean") {
+    params.push_back(BoolParam(p, f.bool_value));
+    return fmt::format("{} {} {{{}:Bool}}", col, f.op == "=" ? "=" : "!=", p);
+  }
+  params.push_back(StringArrayParam(p, f.list_value));
+  const std::string v = fmt::format("{{{}:Array(String)}}", p);
+  if (f.type == "stringOptions") return fmt::format("{} {} {}", col, f.op == "any of" ? "IN" : "NOT IN", v);
+  // arrayOptions
+  if (f.op == "any of") return fmt::format("hasAny({}, {})", col, v);
+  if (f.op == "none of") return fmt::format("NOT hasAny({}, {})", col, v);
+  return fmt::format("hasAll({}, {})", col, v);
+}
+
+std::string Backquoted(std::string_view name) { return fmt::format("`{}`", name); }
+
+}  // namespace
+
+StatusOr<CompiledMetricsQuery> CompileMetricsQuery(const MetricsQuery& q, const std::string& project_id) {
+  const ViewDef* view_ptr = FindView(q.view);
+  if (view_ptr == nullptr) return Invalid(fmt::format("view '{}' is not supported", q.view));
+  const ViewDef& view = *view_ptr;
+  const std::string& b = view.alias;
+  const auto dim_names = [&] {
+    return NameList(view.dimensions, [](const DimensionDef& d) { return d.name; });
+  };
+
+  CompiledMetricsQuery out;
+  out.params.push_back(StringParam("projectId", project_id));
+  out.params.push_back(DateTime64MsParam("fromTs", q.from_ms));
+  out.params.push_back(DateTime64MsParam("toTs", q.to_ms));
+  std::set<std::string> relations;
+
+  // Dimensions.
+  std::vector<const DimensionDef*> dims;
+  for (const std::string& name : q.dimensions) {
+    const DimensionDef* d = view.Dimension(name);
+    if (d == nullptr) {
+      return Invalid(fmt::format("dimension '{}' is not part of view '{}'; expected one of {}", name,
+                                 view.name, dim_names()));
+    }
+    if (std::find(dims.begin(), dims.end(), d) != dims.end()) {
+      return Invalid(fmt::format("dimension '{}' is requested twice", name));
+    }
+    dims.push_back(d);
+    if (!d->relation.empty()) relations.insert(d->relation);
+  }
+
+  // Metrics.
+  struct Metric {
+    const MeasureDef* measure;
+    std::string aggregation;
+    std::string key;  // `<aggregation>_<measure>`
+  };
+  std::vector<Metric> metrics;
+  for (const auto& m : q.metrics) {
+    const MeasureDef* measure = view.Measure(m.measure);
+    if (measure == nullptr) {
+      return Invalid(fmt::format("measure '{}' is not part of view '{}'; expected one of {}", m.measure,
+                                 view.name,
+                                 NameList(view.measures, [](const MeasureDef& x) { return x.name; })));
+    }
+    if (!Contains(kAggregations, m.aggregation)) {
+      return Invalid(fmt::format("aggregation '{}' is not supported; expected one of {}", m.aggregation,
+                                 Quoted(kAggregations)));
+    }
+    Metric metric{measure, m.aggregation, m.aggregation + "_" + m.measure};
+    for (const Metric& seen : metrics) {
+      if (seen.key == metric.key) return Invalid(fmt::format("metric '{}' is requested twice", metric.key));
+    }
+    if (!measure->relation.empty()) relations.insert(measure->relation);
+    metrics.push_back(std::move(metric));
+  }
+
+  // Filters.
+  std::vector<std::string> where;
+  if (!view.segment.empty()) where.push_back(view.segment);
+  for (size_t i = 0; i < q.filters.size(); ++i) {
+    const MetricsFilter& f = q.filters[i];
+    std::string col;
+    if (const DimensionDef* d = ResolveFilterDimension(view, f.column)) {
+      const auto compatible = CompatibleFilterTypes(d->type);
+      if (f.type != "null" && !Contains(compatible, f.type)) {
+        return Invalid(fmt::format("filter type '{}' is not supported for '{}' (a {} dimension); expected {}",
+                                   f.type, f.column, DimTypeName(d->type), Quoted(compatible)));
+      }
+      col = f.type == "string" && !d->filter_sql.empty() ? d->filter_sql : d->sql;
+      if (!d->relation.empty()) relations.insert(d->relation);
+    } else if (f.column == view.time_column) {
+      if (f.type != "datetime" && f.type != "null") {
+        return Invalid(
+            fmt::format("filter type '{}' is not supported for the time column '{}'; expected 'datetime'",
+                        f.type, f.column));
+      }
+      col = b + "." + view.time_column;
+    } else if (f.column == "metadata") {
+      if (f.type != "stringObject") {
+        return Invalid(fmt::format(
+            "metadata filters require type 'stringObject' with a 'key', not '{}'; e.g. "
+            R"({{"column":"metadata","type":"stringObject","key":"env","operator":"=","value":"prod"}})",
+            f.type));
+      }
+      const std::string k = fmt::format("f{}", out.params.size());
+      out.params.push_back(StringParam(k, *f.key));
+      col = fmt::format("{}.metadata[{{{}:String}}]", b, k);
+    } else {
+      return Invalid(
+          fmt::format("filter column '{}' is not part of view '{}'; expected one of {}, {} or metadata",
+                      f.column, view.name, dim_names(), view.time_column));
+    }
+    if (f.type == "stringObject" && f.column != "metadata") {
+      return Invalid(fmt::format("filter type 'stringObject' is only supported for the column 'metadata'"));
+    }
+    where.push_back(FilterCondition(f, col, out.params));
+  }
+
+  // Time dimension.
+  std::optional<std::string> granularity;
+  if (q.granularity) granularity = Granularity(q);
+
+  // ORDER BY: validated against what the query selects.
+  std::vector<std::string> order;
+  if (q.order_by && !q.order_by->empty()) {
+    static const std::regex kMetricKey("^(sum|avg|count|max|min|p50|p75|p90|p95|p99|uniq)_(.+)$");
+    for (const auto& o : *q.order_by) {
+      bool ok =
+          (granularity && o.field == "time_dimension") ||
+          std::any_of(dims.begin(), dims.end(), [&](const DimensionDef* d) { return d->name == o.field; });
+      if (!ok && std::regex_match(o.field, kMetricKey)) {
+        ok = std::any_of(metrics.begin(), metrics.end(), [&](const Metric& m) { return m.key == o.field; });
+      }
+      if (!ok) {
+        return Invalid(
+            fmt::format("orderBy field '{}' must be one of the query's dimensions or metrics", o.field));
+      }
+      order.push_back(Backquoted(o.field) + (o.direction == "asc" ? " ASC" : " DESC"));
+    }
+  } else if (granularity) {
+    order.push_back("time_dimension ASC");
+  } else if (!metrics.empty()) {
+    order.push_back(Backquoted(metrics.front().key) + " DESC");
+  } else if (!dims.empty()) {
+    order.push_back(Backquoted(dims.front()->name) + " ASC");
+  }
+
+  // FROM: every table through its live-rows subquery, limited to the window on its own time
+  // column (as Langfuse bounds joined tables too).
+  const auto windowed = [](std::string_view table, std::string_view time_column) {
+    return LiveRows(
+        table, fmt::format("{0} >= {{fromTs:DateTime64(3)}} AND {0} <= {{toTs:DateTime64(3)}}", time_column));
+  };
+  std::string from = windowed(view.table, view.time_column) + " AS " + b;
+  for (const std::string& name : relations) {
+    const RelationDef* r = view.Relation(name);
+    if (r == nullptr)
+      return Status::Internal(fmt::format("metrics view '{}' lacks relation '{}'", view.name, name));
+    from += fmt::format(" INNER JOIN {} AS {} ON {}", windowed(r->name, r->time_column), r->name, r->on);
+  }
+
+  // Inner query: one row per entity of the view (per exploded element for array dimensions).
+  std::vector<std::string> inner_select;
+  std::vector<std::string> inner_group = {b + ".project_id", b + ".id"};
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (dims[i]->explode) {
+      inner_select.push_back(fmt::format("arrayJoin({}) AS d{}", dims[i]->sql, i));
+      inner_group.push_back(fmt::format("d{}", i));
+    } else {
+      inner_select.push_back(fmt::format("any({}) AS d{}", dims[i]->sql, i));
+    }
+  }
+  if (granularity) {
+    inner_select.push_back(
+        fmt::format("any({}) AS time_dimension", Bucket(*granularity, b + "." + view.time_column)));
+  }
+  if (metrics.empty()) inner_select.push_back("count(*) AS m_count");
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    inner_select.push_back(fmt::format("{} AS m{}", metrics[i].measure->sql, i));
+  }
+  std::string inner = "SELECT ";
+  for (size_t i = 0; i < inner_select.size(); ++i) inner += (i ? ", " : "") + inner_select[i];
+  inner += " FROM " + from;
+  if (!where.empty()) {
+    inner += " WHERE ";
+    for (size_t i = 0; i < where.size(); ++i) inner += (i ? " AND " : "") + where[i];
+  }
+  inner += " GROUP BY ";
+  for (size_t i = 0; i < inner_group.size(); ++i) inner += (i ? ", " : "") + inner_group[i];
+
+  // Outer query: aggregate the entities per dimension values and time bucket.
+  std::vector<std::string> outer_select, outer_group;
+  for (size_t i = 0; i < dims.size(); ++i) {
+    outer_select.push_back(fmt::format("d{} AS {}", i, Backquoted(dims[i]->name)));
+    outer_group.push_back(fmt::format("d{}", i));
+  }
+  if (granularity) {
+    outer_select.push_back("time_dimension");
+    outer_group.push_back("time_dimension");
+  }
+  if (metrics.empty()) outer_select.push_back("count(*) AS `count`");
+  const int bins = q.bins.value_or(10);
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    outer_select.push_back(fmt::format("{} AS {}",
+                                       Aggregate(metrics[i].aggregation, fmt::format("m{}", i), bins),
+                                       Backquoted(metrics[i].key)));
+  }
+  std::string sql = "SELECT ";
+  for (size_t i = 0; i < outer_select.size(); ++i) sql += (i ? ", " : "") + outer_select[i];
+  sql += " FROM (" + inner + ")";
+  if (!outer_group.empty()) {
+    sql += " GROUP BY ";
+    for (size_t i = 0; i < outer_group.size(); ++i) sql += (i ? ", " : "") + outer_group[i];
+  }
+  if (!order.empty()) {
+    sql += " ORDER BY ";
+    for (size_t i = 0; i < order.size(); ++i) sql += (i ? ", " : "") + order[i];
+  }
+  // Gap filling, as Langfuse: only with the default order on the time dimension.
+  if (granularity && !(q.order_by && !q.order_by->empty())) {
+    sql += fmt::format(" WITH FILL FROM {} TO {} STEP {}", Bucket(*granularity, "{fillFrom:DateTime64(3)}"),
+                       Bucket(*granularity, "{fillTo:DateTime64(3)}"), FillStep(*granularity));
+    out.params.push_back(DateTime64MsParam("fillFrom", q.from_ms));
+    out.params.push_back(DateTime64MsParam("fillTo", q.to_ms));
+  }
+  if (q.row_limit) sql += fmt::format(" LIMIT {}", *q.row_limit);
+  // Langfuse reads these results with ClickHouse's defaults plus ISO date-times: 64-bit integers
+  // arrive quoted, date-times as ISO text.
+  sql += " SETTINGS date_time_output_format = 'iso', output_format_json_quote_64bit_integers = 1";
+  out.sql = std::move(sql);
+  return out;
+}
+
+StatusOr<std::string> RunMetricsQuery(ClickHouseTransport& transport, const MetricsQuery& query,
+                                      const std::string& project_id) {
+  ASSIGN_OR_RETURN(CompiledMetricsQuery compiled, CompileMetricsQuery(query, project_id));
+  ASSIGN_OR_RETURN(std::string rows, transport.Query(compiled.sql, compiled.params));
+  // JSONEachRow: one object per line -> one JSON array.
+  std::string out = "[";
+  size_t start = 0;
+  bool first = true;
+  while (start < rows.size()) {
+    size_t end = rows.find('\n', start);
+    if (end == std::string::npos) end = rows.size();
+    if (end > start) {
+      if (!first) out += ',';
+      out.append(rows, start, end - start);
+      first = false;
+    }
+    start = end + 1;
+  }
+  out += ']';
+  return out;
+}
+
+}  // namespace langfuse::traces

@@ -1,3 +1,402 @@
 #include "storage/traces/trace_queries.h"
 
-namespace langfuse::traces {}  // namespace langfuse::traces
+#include <algorithm>
+#include <charconv>
+#include <limits>
+#include <utility>
+
+#include <fmt/core.h>
+#include <simdjson.h>
+
+#include "storage/traces/record_json.h"
+
+namespace langfuse::traces {
+namespace {
+
+// Trace scores Langfuse lists on a trace (LISTABLE_SCORE_TYPES; CORRECTION is not one).
+constexpr std::string_view kListableScoreTypes = "('NUMERIC', 'BOOLEAN', 'CATEGORICAL', 'TEXT')";
+
+std::string_view OrderColumnSql(TraceOrderColumn column) {
+  switch (column) {
+    case TraceOrderColumn::kId:
+      return "`id`";
+    case TraceOrderColumn::kTimestamp:
+      return "`timestamp`";
+    case TraceOrderColumn::kName:
+      return "`name`";
+    case TraceOrderColumn::kUserId:
+      return "`user_id`";
+    case TraceOrderColumn::kRelease:
+      return "`release`";
+    case TraceOrderColumn::kVersion:
+      return "`version`";
+    case TraceOrderColumn::kPublic:
+      return "`public`";
+    case TraceOrderColumn::kBookmarked:
+      return "`bookmarked`";
+    case TraceOrderColumn::kSessionId:
+      return "`session_id`";
+  }
+  return "`timestamp`";
+}
+
+// The trace columns without input, output and metadata (the `io` group), which are the bulk of
+// a trace row.
+std::string_view TraceCoreColumns() {
+  static const std::string kList = [] {
+    std::string out;
+    std::string_view all = TraceSelectColumns();
+    while (!all.empty()) {
+      const size_t comma = all.find(", ");
+      const std::string_view column = all.substr(0, comma);
+      all = comma == std::string_view::npos ? std::string_view() : all.substr(comma + 2);
+      if (column == "`input`" || column == "`output`" || column == "`metadata`") continue;
+      if (!out.empty()) out += ", ";
+      out += column;
+    }
+    return out;
+  }();
+  return kList;
+}
+
+// DateTime64(3) cannot hold instants outside 1900..2299; a bound beyond that range selects the
+// same rows as the range's edge.
+int64_t ClampToDateTime64(int64_t ms) { return std::clamp(ms, kMinDateTime64Ms, kMaxDateTime64Ms); }
+
+uint64_t Offset(uint64_t page, uint64_t limit) {
+  const uint64_t skipped_pages = page > 0 ? page - 1 : 0;
+  if (limit != 0 && skipped_pages > std::numeric_limits<uint64_t>::max() / limit) {
+    return std::numeric_limits<uint64_t>::max();
+  }
+  return skipped_pages * limit;
+}
+
+// The WHERE conditions of a trace list (after `FROM traces FINAL WHERE `) and their parameters.
+std::string TraceListWhere(const std::string& project_id, const TraceListFilter& f,
+                           std::vector<QueryParam>& params) {
+  std::string where = "project_id = {project_id:String} AND is_deleted = 0";
+  params.push_back(StringParam("project_id", project_id));
+  auto equals = [&](const std::optional<std::string>& value, std::string_view column,
+                    std::string_view param) {
+    if (!value) return;
+    where += fmt::format(" AND {} = {{{}:String}}", column, param);
+    params.push_back(StringParam(std::string(param), *value));
+  };
+  equals(f.user_id, "user_id", "user_id");
+  equals(f.name, "name", "name");
+  equals(f.session_id, "session_id", "session_id");
+  equals(f.version, "version", "version");
+  equals(f.release, "release", "release");
+  if (!f.tags.empty()) {
+    where += " AND hasAll(tags, {tags:Array(String)})";
+    params.push_back(StringArrayParam("tags", f.tags));
+  }
+  if (!f.environments.empty()) {
+    where += " AND environment IN {environments:Array(String)}";
+    params.push_back(StringArrayParam("environments", f.environments));
+  }
+  if (f.from_timestamp_ms) {
+    where += " AND `timestamp` >= {from_timestamp:DateTime64(3)}";
+    params.push_back(DateTime64MsParam("from_timestamp", ClampToDateTime64(*f.from_timestamp_ms)));
+  }
+  if (f.to_timestamp_ms) {
+    where += " AND `timestamp` < {to_timestamp:DateTime64(3)}";
+    params.push_back(DateTime64MsParam("to_timestamp", ClampToDateTime64(*f.to_timestamp_ms)));
+  }
+  return where;
+}
+
+// Reads the single unsigned integer a `SELECT count()` returns in TabSeparated.
+StatusOr<uint64_t> ParseCount(std::string_view text, std::string_view what) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.remove_suffix(1);
+  uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size()) {
+    return Status::Internal(fmt::format("{}: unexpected count answer '{}'", what, text.substr(0, 100)));
+  }
+  return value;
+}
+
+StatusOr<uint64_t> Count(ClickHouseTransport& transport, const std::string& sql,
+                         const std::vector<QueryParam>& params, std::string_view what) {
+  auto out = transport.Query(sql, params, "TabSeparated");
+  if (!out.ok()) return out.status();
+  return ParseCount(*out, what);
+}
+
+// Calls `on_row(object)` for each line of a JSONEachRow answer; `on_row` returns false when the
+// row does not have the expected shape.
+template <typename OnRow>
+Status ForEachJsonRow(std::string_view text, std::string_view what, OnRow on_row) {
+  const simdjson::padded_string buffer(text);
+  simdjson::dom::parser parser;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view line(buffer.data() + pos, end - pos);
+    pos = end + 1;
+    if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    simdjson::dom::object object;
+    if (parser.parse(line.data(), line.size(), /*realloc_if_needed=*/false).get_object().get(object) !=
+            simdjson::SUCCESS ||
+        !on_row(object)) {
+      return Status::Internal(fmt::format("{}: unexpected row {}", what, line.substr(0, 200)));
+    }
+  }
+  return Status::Ok();
+}
+
+bool ReadString(simdjson::dom::object& object, std::string_view key, std::string& out) {
+  std::string_view value;
+  if (object[key].get_string().get(value) != simdjson::SUCCESS) return false;
+  out.assign(value);
+  return true;
+}
+
+bool ReadStringArray(simdjson::dom::object& object, std::string_view key, std::vector<std::string>& out) {
+  simdjson::dom::array array;
+  if (object[key].get_array().get(array) != simdjson::SUCCESS) return false;
+  for (const auto element : array) {
+    std::string_view value;
+    if (element.get_string().get(value) != simdjson::SUCCESS) return false;
+    out.emplace_back(value);
+  }
+  return true;
+}
+
+bool ReadNumber(simdjson::dom::object& object, std::string_view key, double& out) {
+  simdjson::dom::element element;
+  if (object[key].get(element) != simdjson::SUCCESS) return false;
+  if (element.get_double().get(out) == simdjson::SUCCESS) return true;
+  int64_t i = 0;
+  if (element.get_int64().get(i) == simdjson::SUCCESS) {
+    out = static_cast<double>(i);
+    return true;
+  }
+  uint64_t u = 0;
+  if (element.get_uint64().get(u) == simdjson::SUCCESS) {
+    out = static_cast<double>(u);
+    return true;
+  }
+  return false;
+}
+
+// The sessions of a project, one row per session id (`session_id`, `first_ts`, `first_env`), from
+// the newest version of each trace.
+constexpr std::string_view kSessionsSubquery =
+    "SELECT session_id, min(`timestamp`) AS first_ts, argMin(environment, `timestamp`) AS first_env "
+    "FROM (SELECT id, session_id, `timestamp`, environment FROM traces FINAL "
+    "WHERE project_id = {project_id:String} AND is_deleted = 0 AND session_id IS NOT NULL AND session_id != "
+    "'' "
+    "ORDER BY event_ts DESC LIMIT 1 BY id) "
+    "GROUP BY session_id";
+
+}  // namespace
+
+std::optional<TraceOrderColumn> TraceOrderColumnFromName(std::string_view name) {
+  static constexpr std::pair<std::string_view, TraceOrderColumn> kNames[] = {
+      {"id", TraceOrderColumn::kId},
+      {"timestamp", TraceOrderColumn::kTimestamp},
+      {"name", TraceOrderColumn::kName},
+      {"userId", TraceOrderColumn::kUserId},
+      {"release", TraceOrderColumn::kRelease},
+      {"version", TraceOrderColumn::kVersion},
+      {"public", TraceOrderColumn::kPublic},
+      {"bookmarked", TraceOrderColumn::kBookmarked},
+      {"sessionId", TraceOrderColumn::kSessionId},
+  };
+  for (const auto& [key, column] : kNames) {
+    if (key == name) return column;
+  }
+  return std::nullopt;
+}
+
+StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::string& project_id,
+                                   const TraceListQuery& query) {
+  std::vector<QueryParam> params;
+  const std::string where = TraceListWhere(project_id, query.filter, params);
+
+  TraceListPage page;
+  // FINAL drops deleted rows and collapses versions with one sort key; the count is of distinct
+  // ids so that a version left under an older sort key is not counted twice.
+  auto total =
+      Count(transport, "SELECT uniqExact(id) FROM traces FINAL WHERE " + where, params, "trace count");
+  if (!total.ok()) return total.status();
+  page.total_items = *total;
+  const uint64_t offset = Offset(query.page, query.limit);
+  if (offset >= page.total_items || query.limit == 0) return page;
+
+  const std::string_view direction = query.ascending ? "ASC" : "DESC";
+  std::string order = fmt::format("{} {}", OrderColumnSql(query.order_column), direction);
+  // Ties broken by id so that pages neither repeat nor skip rows.
+  if (query.order_column != TraceOrderColumn::kId) order += fmt::format(", `id` {}", direction);
+  const std::string sql = fmt::format(
+      "SELECT * FROM (SELECT {} FROM traces FINAL WHERE {} ORDER BY event_ts DESC LIMIT 1 BY id) "
+      "ORDER BY {} LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}",
+      query.include_io ? TraceSelectColumns() : TraceCoreColumns(), where, order);
+  params.push_back(UInt64Param("limit", query.limit));
+  params.push_back(UInt64Param("offset", offset));
+  auto out = transport.Query(sql, params);
+  if (!out.ok()) return out.status();
+  auto rows = ParseTracesJsonEachRow(*out);
+  if (!rows.ok()) return rows.status();
+  page.traces = std::move(rows).value();
+  return page;
+}
+
+StatusOr<std::map<std::string, TraceObservationStats>> ObservationStatsOfTraces(
+    ClickHouseTransport& transport, const std::string& project_id,
+    const std::vector<std::string>& trace_ids) {
+  std::map<std::string, TraceObservationStats> stats;
+  if (trace_ids.empty()) return stats;
+  // Latency as Langfuse computes it: from the earliest start or end to the latest one; an
+  // observation without an end counts with its start only.
+  static constexpr std::string_view kSql =
+      "SELECT trace_id, arrayMap(x -> x.2, arraySort(groupArray((start_time, id)))) AS ids, "
+      "toFloat64(sum(ifNull(total_cost, 0))) AS total_cost, "
+      "dateDiff('millisecond', least(min(start_time), min(ifNull(end_time, start_time))), "
+      "greatest(max(start_time), max(ifNull(end_time, start_time)))) / 1000 AS latency "
+      "FROM (SELECT id, trace_id, start_time, end_time, total_cost FROM observations FINAL "
+      "WHERE project_id = {project_id:String} AND trace_id IN {trace_ids:Array(String)} AND is_deleted = 0 "
+      "ORDER BY event_ts DESC LIMIT 1 BY id) "
+      "GROUP BY trace_id";
+  auto out = transport.Query(
+      kSql, {StringParam("project_id", project_id), StringArrayParam("trace_ids", trace_ids)});
+  if (!out.ok()) return out.status();
+  Status parsed = ForEachJsonRow(*out, "observation stats", [&](simdjson::dom::object& row) {
+    std::string trace_id;
+    TraceObservationStats s;
+    if (!ReadString(row, "trace_id", trace_id) || !ReadStringArray(row, "ids", s.observation_ids) ||
+        !ReadNumber(row, "total_cost", s.total_cost) || !ReadNumber(row, "latency", s.latency_seconds)) {
+      return false;
+    }
+    stats[std::move(trace_id)] = std::move(s);
+    return true;
+  });
+  if (!parsed.ok()) return parsed;
+  return stats;
+}
+
+StatusOr<std::map<std::string, std::vector<std::string>>> ScoreIdsOfTraces(
+    ClickHouseTransport& transport, const std::string& project_id,
+    const std::vector<std::string>& trace_ids) {
+  std::map<std::string, std::vector<std::string>> ids;
+  if (trace_ids.empty()) return ids;
+  static const std::string kSql = fmt::format(
+      "SELECT trace_id, arraySort(groupUniqArray(id)) AS ids FROM scores FINAL "
+      "WHERE project_id = {{project_id:String}} AND trace_id IN {{trace_ids:Array(String)}} AND is_deleted = "
+      "0 "
+      "AND session_id IS NULL AND dataset_run_id IS NULL AND data_type IN {} "
+      "GROUP BY trace_id",
+      kListableScoreTypes);
+  auto out = transport.Query(
+      kSql, {StringParam("project_id", project_id), StringArrayParam("trace_ids", trace_ids)});
+  if (!out.ok()) return out.status();
+  Status parsed = ForEachJsonRow(*out, "trace score ids", [&](simdjson::dom::object& row) {
+    std::string trace_id;
+    std::vector<std::string> score_ids;
+    if (!ReadString(row, "trace_id", trace_id) || !ReadStringArray(row, "ids", score_ids)) return false;
+    ids[std::move(trace_id)] = std::move(score_ids);
+    return true;
+  });
+  if (!parsed.ok()) return parsed;
+  return ids;
+}
+
+Status DeleteTraces(ClickHouseTransport& transport, const std::string& project_id,
+                    const std::vector<std::string>& trace_ids) {
+  if (trace_ids.empty()) return Status::Ok();
+  const std::vector<QueryParam> params = {StringParam("project_id", project_id),
+                                          StringArrayParam("trace_ids", trace_ids)};
+  // Lightweight deletes, as Langfuse's trace deletion job: each statement returns once its rows
+  // are masked from reads. The traces go last, so a failure part-way leaves them listed and a
+  // retried delete finishes the job.
+  for (const std::string_view sql : {
+           "DELETE FROM scores WHERE project_id = {project_id:String} AND trace_id IN "
+           "{trace_ids:Array(String)}",
+           "DELETE FROM observations WHERE project_id = {project_id:String} AND trace_id IN "
+           "{trace_ids:Array(String)}",
+           "DELETE FROM traces WHERE project_id = {project_id:String} AND id IN {trace_ids:Array(String)}",
+       }) {
+    auto out = transport.Query(sql, params);
+    if (!out.ok()) return out.status();
+  }
+  return Status::Ok();
+}
+
+StatusOr<SessionListPage> ListSessions(ClickHouseTransport& transport, const std::string& project_id,
+                                       const SessionListQuery& query) {
+  std::vector<QueryParam> params = {StringParam("project_id", project_id)};
+  std::string where = "1";
+  if (query.from_timestamp_ms) {
+    where += " AND first_ts >= {from_timestamp:DateTime64(3)}";
+    params.push_back(DateTime64MsParam("from_timestamp", ClampToDateTime64(*query.from_timestamp_ms)));
+  }
+  if (query.to_timestamp_ms) {
+    where += " AND first_ts < {to_timestamp:DateTime64(3)}";
+    params.push_back(DateTime64MsParam("to_timestamp", ClampToDateTime64(*query.to_timestamp_ms)));
+  }
+  if (!query.environments.empty()) {
+    where += " AND first_env IN {environments:Array(String)}";
+    params.push_back(StringArrayParam("environments", query.environments));
+  }
+
+  SessionListPage page;
+  auto total = Count(transport, fmt::format("SELECT count() FROM ({}) WHERE {}", kSessionsSubquery, where),
+                     params, "session count");
+  if (!total.ok()) return total.status();
+  page.total_items = *total;
+  const uint64_t offset = Offset(query.page, query.limit);
+  if (offset >= page.total_items || query.limit == 0) return page;
+
+  params.push_back(UInt64Param("limit", query.limit));
+  params.push_back(UInt64Param("offset", offset));
+  auto out = transport.Query(
+      fmt::format(
+          "SELECT session_id, toUnixTimestamp64Milli(first_ts) AS created_at_ms, first_env FROM ({}) "
+          "WHERE {} ORDER BY first_ts DESC, session_id ASC LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}",
+          kSessionsSubquery, where),
+      params);
+  if (!out.ok()) return out.status();
+  Status parsed = ForEachJsonRow(*out, "sessions", [&](simdjson::dom::object& row) {
+    SessionRecord s;
+    s.project_id = project_id;
+    double created_at = 0;
+    if (!ReadString(row, "session_id", s.id) || !ReadNumber(row, "created_at_ms", created_at) ||
+        !ReadString(row, "first_env", s.environment)) {
+      return false;
+    }
+    s.created_at_ms = static_cast<int64_t>(created_at);
+    page.sessions.push_back(std::move(s));
+    return true;
+  });
+  if (!parsed.ok()) return parsed;
+  return page;
+}
+
+StatusOr<std::optional<SessionWithTraces>> GetSession(ClickHouseTransport& transport,
+                                                      const std::string& project_id,
+                                                      const std::string& session_id) {
+  static const std::string kSql = fmt::format(
+      "SELECT * FROM (SELECT {} FROM traces FINAL "
+      "WHERE project_id = {{project_id:String}} AND session_id = {{session_id:String}} AND is_deleted = 0 "
+      "ORDER BY event_ts DESC LIMIT 1 BY id) ORDER BY `timestamp` ASC, `id` ASC",
+      TraceSelectColumns());
+  auto out =
+      transport.Query(kSql, {StringParam("project_id", project_id), StringParam("session_id", session_id)});
+  if (!out.ok()) return out.status();
+  auto traces = ParseTracesJsonEachRow(*out);
+  if (!traces.ok()) return traces.status();
+  if (traces->empty() || session_id.empty()) return std::optional<SessionWithTraces>();
+  SessionWithTraces result;
+  result.session.id = session_id;
+  result.session.project_id = project_id;
+  // Ordered by timestamp: the first trace opened the session.
+  result.session.created_at_ms = traces->front().timestamp_ms;
+  result.session.environment = traces->front().environment;
+  result.traces = std::move(traces).value();
+  return std::optional<SessionWithTraces>(std::move(result));
+}
+
+}  // namespace langfuse::traces

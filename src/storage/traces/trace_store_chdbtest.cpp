@@ -21,6 +21,7 @@
 #include "common/metrics.h"
 #include "storage/traces/record_json.h"
 #include "storage/traces/test_records.h"
+#include "storage/traces/chdb_test_environment.h"
 #include "storage/traces/trace_store.h"
 
 namespace langfuse::traces {
@@ -34,44 +35,7 @@ using testing::MinimalScore;
 using testing::MinimalTrace;
 using testing::TrickyText;
 
-class ChdbEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override {
-    const char* tmp = std::getenv("LANGFUSE_TEST_TMP");
-    dir_ = std::filesystem::path(tmp != nullptr && *tmp != '\0' ? tmp : "/tmp") /
-           fmt::format("traces_chdbtest-{}-{}", getpid(), RandomHex(4));
-    std::filesystem::remove_all(dir_);
-    const auto start = std::chrono::steady_clock::now();
-    auto transport = OpenChdbTransport(dir_.string(), 4);
-    ASSERT_TRUE(transport.ok()) << transport.status().message();
-    store_ = std::make_unique<TraceStore>(std::move(transport).value());
-    const Status migrated = store_->Migrate(&first_applied_);
-    ASSERT_TRUE(migrated.ok()) << migrated.message();
-    open_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start)
-                   .count();
-  }
-
-  void TearDown() override {
-    store_.reset();  // closes every connection
-    ShutdownChdb();
-    std::error_code ec;
-    std::filesystem::remove_all(dir_, ec);
-  }
-
-  const std::filesystem::path& dir() const { return dir_; }
-  bool ready() const { return store_ != nullptr && first_applied_ >= 0; }
-  TraceStore& store() { return *store_; }
-  int first_applied() const { return first_applied_; }
-  int64_t open_ms() const { return open_ms_; }
-
- private:
-  std::filesystem::path dir_;
-  std::unique_ptr<TraceStore> store_;
-  int first_applied_ = -1;
-  int64_t open_ms_ = 0;
-};
-
-auto* const g_env = static_cast<ChdbEnvironment*>(::testing::AddGlobalTestEnvironment(new ChdbEnvironment));
+auto* const g_env = testing::RegisterChdbTestEnvironment("traces_chdbtest");
 
 class TraceStoreChdbTest : public ::testing::Test {
  protected:
@@ -81,8 +45,8 @@ class TraceStoreChdbTest : public ::testing::Test {
     project_ = "proj-" + RandomHex(6);
   }
 
-  TraceStore& store() { return g_env->store(); }
-  ClickHouseTransport& transport() { return g_env->store().transport(); }
+  TraceStore& store() { return *g_env->store(); }
+  ClickHouseTransport& transport() { return g_env->transport(); }
 
   std::string QueryText(std::string_view sql, const std::vector<QueryParam>& params = {}) {
     auto out = transport().Query(sql, params, "TabSeparatedRaw");
