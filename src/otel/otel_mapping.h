@@ -1,5 +1,29 @@
 #pragma once
 
-// OTLP spans -> Langfuse ingestion events.
+// OTLP spans -> Langfuse ingestion events, following Langfuse's OtelIngestionProcessor
+// (contracts §6): `langfuse.*` attributes first, then the GenAI semantic conventions, OpenInference,
+// the Vercel AI SDK and OpenLLMetry. The events have the shapes of POST /api/public/ingestion and
+// are validated with the ingestion rules, so they take the same queue and worker path.
 
-namespace langfuse::otel {}  // namespace langfuse::otel
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "otel/otlp.h"
+
+namespace langfuse::otel {
+
+//! The ingestion events of one export request.
+struct MappedSpans {
+  std::vector<std::string> events;       //!< compact JSON envelopes, validated by ingest::ParseEvent
+  std::vector<std::string> event_types;  //!< aligned with `events` (for metrics)
+  int64_t accepted_spans = 0;
+  int64_t rejected_spans = 0;            //!< invalid ids or events that fail validation
+  std::string error_message;             //!< why spans were rejected (the first few reasons)
+};
+
+//! Maps every span of the request. Pure apart from random envelope ids; `now_ms` stands in for
+//! missing span times and is the observation envelope timestamp.
+MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms);
+
+}  // namespace langfuse::otel

@@ -1,8 +1,129 @@
-// POST /api/public/otel/v1/traces (OTLP over HTTP) and /api/public/otel/v1/metrics.
+// POST /api/public/otel/v1/traces (OTLP over HTTP, protobuf or JSON, optionally gzip) and the
+// no-op POST /api/public/otel/v1/metrics. Spans become ingestion events (otel/otel_mapping.h) that
+// are made durable in the same queue as POST /api/public/ingestion before the answer is sent, so
+// an acknowledged span is never lost; the worker merges them like any other event.
+#include <charconv>
+
 #include "api/public/handlers.h"
+#include "api/request_auth.h"
+#include "common/metrics.h"
+#include "common/time.h"
+#include "ingest/batch.h"
+#include "otel/otel_mapping.h"
+#include "otel/otlp.h"
 
 namespace langfuse::api {
+namespace {
 
-void RegisterOtelRoutes(http::Router&, ApiContext&) {}
+Counter& SpanCounter(const char* outcome) {
+  return Metrics().GetCounter("langfuse_otel_spans_total", "OTLP spans by outcome",
+                              std::string("outcome=\"") + outcome + "\"");
+}
+
+Counter& RequestErrorCounter(const char* reason) {
+  return Metrics().GetCounter("langfuse_otel_request_errors_total", "OTLP trace requests refused, by reason",
+                              std::string("reason=\"") + reason + "\"");
+}
+
+http::Response JsonError(int status, const std::string& message, const char* reason) {
+  RequestErrorCounter(reason).Add();
+  return http::Response::Json(status, nlohmann::json{{"error", message}}.dump(
+                                          -1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  return out;
+}
+
+ingest::IngestionSource SourceOf(const http::Request& request, const auth::AuthContext& auth) {
+  ingest::IngestionSource source;
+  source.api_key_id = auth.api_key_id;
+  auto header = [&](const char* dashed, const char* underscored) {
+    std::string_view v = request.Header(dashed);
+    if (v.empty()) v = request.Header(underscored);
+    return std::string(v.substr(0, 64));
+  };
+  source.sdk_name = header("x-langfuse-sdk-name", "x_langfuse_sdk_name");
+  source.sdk_version = header("x-langfuse-sdk-version", "x_langfuse_sdk_version");
+  if (source.sdk_name.empty()) source.sdk_name = "otel";
+  if (source.sdk_version.empty()) source.sdk_version = "unknown";
+  return source;
+}
+
+http::Response HandleTraces(ApiContext& context, http::Request& request) {
+  http::Response error;
+  auto auth = AuthenticateRequest(context, request, KeyAccess::kProject, error);
+  if (!auth) return error;
+
+  std::string_view version = request.Header("x-langfuse-ingestion-version");
+  if (version.empty()) version = request.Header("x_langfuse_ingestion_version");
+  if (!version.empty()) {
+    // parseInt semantics: leading digits count, anything unparsable or above 4 is refused.
+    int64_t parsed = 0;
+    const auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), parsed);
+    if (ec != std::errc() || end == version.data() || parsed > 4) {
+      return JsonError(400,
+                       "Unsupported x-langfuse-ingestion-version: \"" + std::string(version.substr(0, 32)) +
+                           "\". Maximum supported: \"4\".",
+                       "ingestion_version");
+    }
+  }
+
+  const std::string content_type = Lower(request.Header("content-type"));
+  const bool is_protobuf = content_type.find("application/x-protobuf") != std::string::npos;
+  const bool is_json = !is_protobuf && content_type.find("application/json") != std::string::npos;
+  if (!is_protobuf && !is_json) return JsonError(400, "Invalid content type", "content_type");
+
+  std::string inflated;
+  std::string_view body = request.body;
+  if (Lower(request.Header("content-encoding")).find("gzip") != std::string::npos) {
+    auto result = otel::Gunzip(request.body);
+    if (!result.ok()) {
+      if (result.status().code() == StatusCode::kPayloadTooLarge) {
+        return JsonError(413, result.status().message(), "too_large");
+      }
+      return JsonError(400, "Failed to decompress request body", "gzip");
+    }
+    inflated = std::move(result).value();
+    body = inflated;
+  }
+
+  auto decoded = is_protobuf ? otel::DecodeProtobufRequest(body) : otel::DecodeJsonRequest(body);
+  if (!decoded.ok()) return JsonError(400, decoded.status().message(), is_protobuf ? "protobuf" : "json");
+
+  const int64_t now = NowMs();
+  otel::MappedSpans mapped = otel::MapToIngestionEvents(*decoded, now);
+  if (!mapped.events.empty()) {
+    const std::string payload = ingest::EncodeQueuePayload(auth->project_id, SourceOf(request, *auth), now, mapped.events);
+    Status queued = context.queue.Append({{payload, static_cast<uint32_t>(mapped.events.size())}});
+    if (!queued.ok()) return ErrorResponse(queued);
+  }
+  SpanCounter("accepted").Add(static_cast<uint64_t>(mapped.accepted_spans));
+  SpanCounter("rejected").Add(static_cast<uint64_t>(mapped.rejected_spans));
+
+  if (is_protobuf) {
+    http::Response response;
+    response.status = 200;
+    response.content_type = "application/x-protobuf";
+    response.body = otel::EncodeProtobufResponse(mapped.rejected_spans, mapped.error_message);
+    return response;
+  }
+  return http::Response::Json(200, otel::EncodeJsonResponse(mapped.rejected_spans, mapped.error_message));
+}
+
+}  // namespace
+
+void RegisterOtelRoutes(http::Router& router, ApiContext& context) {
+  router.Add("POST", "/api/public/otel/v1/traces",
+             [&context](http::Request& request) { return HandleTraces(context, request); });
+  // Langfuse accepts OTLP metrics and drops them.
+  router.Add("POST", "/api/public/otel/v1/metrics", [&context](http::Request& request) {
+    http::Response error;
+    if (!AuthenticateRequest(context, request, KeyAccess::kProject, error)) return error;
+    return http::Response::Json(200, R"({"message":"OK"})");
+  });
+}
 
 }  // namespace langfuse::api

@@ -6,22 +6,13 @@
 // traces were all deleted is gone (Langfuse keeps its row and returns it with `traces: []`).
 #include "api/json_views.h"
 #include "api/public/handlers.h"
+#include "api/public/query_params.h"
 #include "api/request_auth.h"
 #include "common/time.h"
 #include "storage/traces/trace_queries.h"
 
 namespace langfuse::api {
 
-// Defined in traces.cpp (the public read API's query validation, shared by both files).
-namespace public_query {
-Json Issue(std::string_view code, Json path, std::string_view message);
-http::Response InvalidRequestData(Json issues);
-void ParsePagination(const http::Request& request, uint64_t& page, uint64_t& limit, Json& issues);
-std::optional<int64_t> ParseTimestampParam(const http::Request& request, const char* name, Json& issues);
-std::vector<std::string> ListParam(const http::Request& request, const char* name);
-Json MetaJson(uint64_t page, uint64_t limit, uint64_t total_items);
-Json TraceJson(const traces::TraceRecord& row);
-}  // namespace public_query
 
 namespace {
 
