@@ -19,7 +19,7 @@ TEST(Config, DefaultsWhenNothingIsSet) {
   const Config c = LoadConfig(Env({}));
   EXPECT_EQ(c.port, 3000);
   EXPECT_EQ(c.data_dir, "./data");
-  EXPECT_EQ(c.write_batch_size, 1000);
+  EXPECT_EQ(c.write_batch_size, 5000);
   EXPECT_EQ(c.MetaDbPath(), "./data/langfuse.db");
 }
 

@@ -45,6 +45,8 @@ class RecentRows {
   std::unordered_map<std::string, State> old_;
 };
 
+constexpr size_t kMaxItemsPerRead = 32;  // queue entries (one per ingestion request) per read
+
 std::string EntityKey(const std::string& project_id, const std::string& id) { return project_id + '\x1f' + id; }
 
 struct WorkerMetrics {
@@ -364,7 +366,8 @@ void IngestionWorker::Run() {
       continue;
     }
     const auto wait = std::chrono::milliseconds(pending ? std::min<int64_t>(options_.linger_ms, options_.write_interval_ms - age) : 200);
-    auto items = queue_.Read(256, wait);
+    // A bounded read keeps one batch's memory bounded; the batch grows over several reads.
+    auto items = queue_.Read(kMaxItemsPerRead, wait);
     if (!items.ok()) {
       LOG_ERROR("worker: reading the queue failed: {}", items.status().message());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));

@@ -17,7 +17,7 @@ struct IngestionWorkerOptions {
   int linger_ms = 20;             //!< ... or once the queue stayed empty this long
   int max_attempts = 3;           //!< insert attempts before the events are dead-lettered
   int retry_backoff_ms = 500;     //!< first retry delay, doubled per attempt
-  size_t cache_entries = 100'000; //!< merged rows kept per table to merge later events without a read
+  size_t cache_entries = 30'000;  //!< merged rows kept per table to merge later events without a read
 };
 
 //! The worker role for batch ingestion: reads the queue, groups events by entity, merges them

@@ -38,6 +38,12 @@ std::string NewestVersionsOrdered(std::string_view columns, std::string_view tab
   return sql;
 }
 
+// Every lookup here filters on columns that never change between versions of a row (id,
+// trace_id), so a skip index cannot drop a granule holding the newest version while keeping an
+// older one: letting FINAL use the bloom-filter indexes is safe, and turns an id lookup from a
+// scan of the project's rows into a read of the few granules that may hold the id.
+constexpr std::string_view kIndexedFinal = " SETTINGS use_skip_indexes_if_final = 1";
+
 template <typename Parse>
 auto Select(ClickHouseTransport& transport, const std::string& sql, std::vector<QueryParam> params,
             Parse parse) -> decltype(parse(std::string_view())) {
@@ -74,7 +80,8 @@ Status TraceStore::InsertScores(const std::vector<ScoreRecord>& rows, const std:
 StatusOr<std::vector<TraceRecord>> TraceStore::GetTraces(const std::string& project_id,
                                                          const std::vector<std::string>& ids) {
   if (ids.empty()) return std::vector<TraceRecord>{};
-  static const std::string kSql = NewestVersions(TraceSelectColumns(), "traces", "id IN {ids:Array(String)}");
+  static const std::string kSql =
+      NewestVersions(TraceSelectColumns(), "traces", "id IN {ids:Array(String)}") + std::string(kIndexedFinal);
   return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", ids)},
                 ParseTracesJsonEachRow);
 }
@@ -83,7 +90,8 @@ StatusOr<std::vector<ObservationRecord>> TraceStore::GetObservations(const std::
                                                                      const std::vector<std::string>& ids) {
   if (ids.empty()) return std::vector<ObservationRecord>{};
   static const std::string kSql =
-      NewestVersions(ObservationSelectColumns(), "observations", "id IN {ids:Array(String)}");
+      NewestVersions(ObservationSelectColumns(), "observations", "id IN {ids:Array(String)}") +
+      std::string(kIndexedFinal);
   return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", ids)},
                 ParseObservationsJsonEachRow);
 }
@@ -91,7 +99,8 @@ StatusOr<std::vector<ObservationRecord>> TraceStore::GetObservations(const std::
 StatusOr<std::vector<ScoreRecord>> TraceStore::GetScores(const std::string& project_id,
                                                          const std::vector<std::string>& ids) {
   if (ids.empty()) return std::vector<ScoreRecord>{};
-  static const std::string kSql = NewestVersions(ScoreSelectColumns(), "scores", "id IN {ids:Array(String)}");
+  static const std::string kSql =
+      NewestVersions(ScoreSelectColumns(), "scores", "id IN {ids:Array(String)}") + std::string(kIndexedFinal);
   return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", ids)},
                 ParseScoresJsonEachRow);
 }
@@ -99,7 +108,8 @@ StatusOr<std::vector<ScoreRecord>> TraceStore::GetScores(const std::string& proj
 StatusOr<std::vector<ObservationRecord>> TraceStore::ObservationsOfTrace(const std::string& project_id,
                                                                          const std::string& trace_id) {
   static const std::string kSql = NewestVersionsOrdered(
-      ObservationSelectColumns(), "observations", "trace_id = {trace_id:String}", "start_time ASC, id ASC");
+      ObservationSelectColumns(), "observations", "trace_id = {trace_id:String}", "start_time ASC, id ASC") +
+      std::string(kIndexedFinal);
   return Select(*transport_, kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id)},
                 ParseObservationsJsonEachRow);
 }
@@ -107,7 +117,8 @@ StatusOr<std::vector<ObservationRecord>> TraceStore::ObservationsOfTrace(const s
 StatusOr<std::vector<ScoreRecord>> TraceStore::ScoresOfTrace(const std::string& project_id,
                                                              const std::string& trace_id) {
   static const std::string kSql = NewestVersionsOrdered(
-      ScoreSelectColumns(), "scores", "trace_id = {trace_id:String}", "`timestamp` ASC, id ASC");
+      ScoreSelectColumns(), "scores", "trace_id = {trace_id:String}", "`timestamp` ASC, id ASC") +
+      std::string(kIndexedFinal);
   return Select(*transport_, kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id)},
                 ParseScoresJsonEachRow);
 }
