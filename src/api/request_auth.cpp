@@ -17,6 +17,22 @@ std::optional<auth::AuthContext> AuthenticateRequest(ApiContext& context, const 
   return std::move(result).value();
 }
 
+ingest::IngestionSource IngestionSourceOf(const http::Request& request, const auth::AuthContext& auth,
+                                          std::string_view default_sdk_name) {
+  auto header = [&](const char* dashed, const char* underscored) {
+    std::string_view v = request.Header(dashed);
+    if (v.empty()) v = request.Header(underscored);
+    return std::string(v.substr(0, 64));  // bounded: stored as a LowCardinality column
+  };
+  ingest::IngestionSource source;
+  source.api_key_id = auth.api_key_id;
+  source.sdk_name = header("x-langfuse-sdk-name", "x_langfuse_sdk_name");
+  source.sdk_version = header("x-langfuse-sdk-version", "x_langfuse_sdk_version");
+  if (source.sdk_name.empty()) source.sdk_name = std::string(default_sdk_name);
+  if (source.sdk_version.empty()) source.sdk_version = "unknown";
+  return source;
+}
+
 http::Response ErrorResponse(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk:

@@ -141,7 +141,13 @@ TEST_F(IngestionWorkerTest, WritesAndAcknowledges) {
   auto trace = WaitForTrace("t1");
   ASSERT_TRUE(trace.has_value());
   EXPECT_EQ(trace->name, "hello");
-  auto obs = store_->GetObservations(project_, {"s1"});
+  // Tables are written one after the other, so the observation may land a moment later.
+  StatusOr<std::vector<traces::ObservationRecord>> obs = std::vector<traces::ObservationRecord>{};
+  for (int i = 0; i < 500; ++i) {
+    obs = store_->GetObservations(project_, {"s1"});
+    if (obs.ok() && !obs->empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_TRUE(obs.ok());
   ASSERT_EQ(obs->size(), 1u);
   EXPECT_EQ(obs->front().trace_id, "t1");

@@ -17,21 +17,6 @@ Counter& EventCounter(const std::string& outcome, const std::string& type) {
                               "outcome=\"" + outcome + "\",type=\"" + type + "\"");
 }
 
-ingest::IngestionSource SourceOf(const http::Request& request, const auth::AuthContext& auth) {
-  ingest::IngestionSource source;
-  source.api_key_id = auth.api_key_id;
-  auto header = [&](const char* dashed, const char* underscored) {
-    std::string_view v = request.Header(dashed);
-    if (v.empty()) v = request.Header(underscored);
-    return std::string(v.substr(0, 64));
-  };
-  source.sdk_name = header("x-langfuse-sdk-name", "x_langfuse_sdk_name");
-  source.sdk_version = header("x-langfuse-sdk-version", "x_langfuse_sdk_version");
-  if (source.sdk_name.empty()) source.sdk_name = "unknown";
-  if (source.sdk_version.empty()) source.sdk_version = "unknown";
-  return source;
-}
-
 }  // namespace
 
 void RegisterIngestionRoutes(http::Router& router, ApiContext& context) {
@@ -51,7 +36,7 @@ void RegisterIngestionRoutes(http::Router& router, ApiContext& context) {
     }
     if (!validation->accepted.empty()) {
       const std::string payload =
-          ingest::EncodeQueuePayload(auth->project_id, SourceOf(request, *auth), NowMs(), validation->accepted);
+          ingest::EncodeQueuePayload(auth->project_id, IngestionSourceOf(request, *auth), NowMs(), validation->accepted);
       Status queued = context.queue.Append({{payload, static_cast<uint32_t>(validation->accepted.size())}});
       if (!queued.ok()) return ErrorResponse(queued);
     }

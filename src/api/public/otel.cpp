@@ -37,20 +37,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-ingest::IngestionSource SourceOf(const http::Request& request, const auth::AuthContext& auth) {
-  ingest::IngestionSource source;
-  source.api_key_id = auth.api_key_id;
-  auto header = [&](const char* dashed, const char* underscored) {
-    std::string_view v = request.Header(dashed);
-    if (v.empty()) v = request.Header(underscored);
-    return std::string(v.substr(0, 64));
-  };
-  source.sdk_name = header("x-langfuse-sdk-name", "x_langfuse_sdk_name");
-  source.sdk_version = header("x-langfuse-sdk-version", "x_langfuse_sdk_version");
-  if (source.sdk_name.empty()) source.sdk_name = "otel";
-  if (source.sdk_version.empty()) source.sdk_version = "unknown";
-  return source;
-}
 
 http::Response HandleTraces(ApiContext& context, http::Request& request) {
   http::Response error;
@@ -96,7 +82,7 @@ http::Response HandleTraces(ApiContext& context, http::Request& request) {
   const int64_t now = NowMs();
   otel::MappedSpans mapped = otel::MapToIngestionEvents(*decoded, now);
   if (!mapped.events.empty()) {
-    const std::string payload = ingest::EncodeQueuePayload(auth->project_id, SourceOf(request, *auth), now, mapped.events);
+    const std::string payload = ingest::EncodeQueuePayload(auth->project_id, IngestionSourceOf(request, *auth, "otel"), now, mapped.events);
     Status queued = context.queue.Append({{payload, static_cast<uint32_t>(mapped.events.size())}});
     if (!queued.ok()) return ErrorResponse(queued);
   }
