@@ -5,6 +5,7 @@
 
 #include "api/json_views.h"
 #include "api/public/handlers.h"
+#include "api/public/query_params.h"
 #include "api/request_auth.h"
 #include "common/time.h"
 #include "storage/traces/metrics_queries.h"
@@ -30,22 +31,10 @@ StatusOr<int64_t> IntParam(const http::Request& request, std::string_view name, 
   return value;
 }
 
-// A repeatable list parameter; one value is also split at commas (as Langfuse does).
-std::optional<std::vector<std::string>> ListParam(const http::Request& request, std::string_view name) {
-  std::vector<std::string> values = request.QueryParams(name);
-  if (values.empty()) return std::nullopt;
-  if (values.size() == 1) {
-    std::vector<std::string> split;
-    std::string_view rest = values.front();
-    for (;;) {
-      const size_t comma = rest.find(',');
-      split.emplace_back(rest.substr(0, comma));
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-    return split;
-  }
-  return values;
+// A repeatable list parameter (one value split at commas); absent = no condition.
+std::optional<std::vector<std::string>> ListParam(const http::Request& request, const char* name) {
+  if (request.QueryParams(name).empty()) return std::nullopt;
+  return public_query::ListParam(request, name);
 }
 
 StatusOr<std::optional<int64_t>> DateParam(const http::Request& request, std::string_view name) {
