@@ -18,19 +18,22 @@ namespace langfuse::queue {
 namespace {
 
 constexpr const char* kSchema = R"sql(
+-- The payload (often 100 KB) is the last column: SQLite stores a large value in overflow pages,
+-- and a column after it could only be read by walking them, which made every Stats() call
+-- (health checks, /metrics) read the whole queue.
 CREATE TABLE IF NOT EXISTS queue_items (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  payload BLOB NOT NULL,
   event_count INTEGER NOT NULL,
-  enqueued_at INTEGER NOT NULL
+  enqueued_at INTEGER NOT NULL,
+  payload BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
-  payload BLOB NOT NULL,
   event_count INTEGER NOT NULL,
   enqueued_at INTEGER NOT NULL,
   failed_at INTEGER NOT NULL,
-  reason TEXT NOT NULL
+  reason TEXT NOT NULL,
+  payload BLOB NOT NULL
 );
 )sql";
 
