@@ -3,6 +3,7 @@
 
 #include "api/json_views.h"
 #include "api/public/handlers.h"
+#include "api/public/query_params.h"
 #include "api/request_auth.h"
 #include "common/time.h"
 #include "storage/traces/observation_queries.h"
@@ -28,33 +29,7 @@ std::optional<std::string> OptionalQuery(const http::Request& request, std::stri
   return value != nullptr ? std::optional<std::string>(*value) : std::nullopt;
 }
 
-// Langfuse's `environment` (string or repeated): one value is split at commas, repeated values
-// are taken as they are.
-std::vector<std::string> ListQuery(const http::Request& request, std::string_view name) {
-  std::vector<std::string> values = request.QueryParams(name);
-  if (values.size() != 1) return values;
-  std::vector<std::string> parts;
-  std::string_view rest = values.front();
-  while (true) {
-    const size_t comma = rest.find(',');
-    parts.emplace_back(rest.substr(0, comma));
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  return parts;
-}
 
-// An ISO-8601 date-time with offset; absent -> nullopt, malformed -> error.
-StatusOr<std::optional<int64_t>> DateQuery(const http::Request& request, std::string_view name) {
-  const std::string* value = request.QueryParam(name);
-  if (value == nullptr) return std::optional<int64_t>();
-  auto ms = ParseIso8601Ms(*value);
-  if (!ms) {
-    return Status::InvalidArgument("Invalid request data: " + std::string(name) +
-                                   " must be an ISO 8601 date-time with a time zone offset or Z");
-  }
-  return std::optional<int64_t>(*ms);
-}
 
 StatusOr<traces::ObservationListFilter> ParseFilter(const http::Request& request) {
   traces::ObservationListFilter f;
@@ -81,9 +56,9 @@ StatusOr<traces::ObservationListFilter> ParseFilter(const http::Request& request
     return Status::InvalidArgument(
         "Invalid request data: level must be one of DEBUG, DEFAULT, WARNING, ERROR");
   }
-  f.environments = ListQuery(request, "environment");
-  ASSIGN_OR_RETURN(f.from_start_time_ms, DateQuery(request, "fromStartTime"));
-  ASSIGN_OR_RETURN(f.to_start_time_ms, DateQuery(request, "toStartTime"));
+  f.environments = public_query::ListParam(request, "environment");
+  ASSIGN_OR_RETURN(f.from_start_time_ms, public_query::DateParam(request, "fromStartTime"));
+  ASSIGN_OR_RETURN(f.to_start_time_ms, public_query::DateParam(request, "toStartTime"));
   return f;
 }
 

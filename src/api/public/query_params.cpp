@@ -99,6 +99,17 @@ std::optional<int64_t> ParseTimestampParam(const http::Request& request, const c
   return ms;
 }
 
+StatusOr<std::optional<int64_t>> DateParam(const http::Request& request, std::string_view name) {
+  const std::string* value = request.QueryParam(name);
+  if (value == nullptr) return std::optional<int64_t>();
+  auto ms = ParseIso8601Ms(*value);
+  if (!ms) {
+    return Status::InvalidArgument("Invalid request data: " + std::string(name) +
+                                   " must be an ISO 8601 date-time with a time zone offset or Z");
+  }
+  return std::optional<int64_t>(*ms);
+}
+
 // A repeatable list parameter: repeated values as they are, one value split on commas (the legacy
 // SDK sends arrays as "a,b"), as Langfuse's simple-filter conversion does.
 std::vector<std::string> ListParam(const http::Request& request, const char* name) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "api/json_views.h"
+#include "common/status.h"
 #include "http/http_types.h"
 
 namespace langfuse::api::public_query {
@@ -24,6 +25,8 @@ std::optional<double> JsNumber(const std::string& text);
 void ParsePagination(const http::Request& request, uint64_t& page, uint64_t& limit, Json& issues);
 //! An ISO-8601 date-time with `Z` or an offset; nullopt when absent or invalid (then an issue).
 std::optional<int64_t> ParseTimestampParam(const http::Request& request, const char* name, Json& issues);
+//! An ISO-8601 date-time with offset as a Status: absent -> nullopt, malformed -> InvalidArgument.
+StatusOr<std::optional<int64_t>> DateParam(const http::Request& request, std::string_view name);
 //! A repeatable parameter; a single value is split on commas, as the legacy SDK sends arrays.
 std::vector<std::string> ListParam(const http::Request& request, const char* name);
 //! `{page, limit, totalItems, totalPages}`.

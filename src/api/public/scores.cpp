@@ -12,6 +12,7 @@
 
 #include "api/json_views.h"
 #include "api/public/handlers.h"
+#include "api/public/query_params.h"
 #include "api/request_auth.h"
 #include "common/ids.h"
 #include "common/json_text.h"
@@ -87,24 +88,7 @@ std::vector<std::string> SplitCommas(std::string_view text, bool trim) {
   return parts;
 }
 
-// A string-or-array parameter (environment, traceTags): one value is split at commas, repeated
-// values are taken as they are.
-std::vector<std::string> ListQuery(const http::Request& request, std::string_view name) {
-  std::vector<std::string> values = request.QueryParams(name);
-  if (values.size() != 1) return values;
-  return SplitCommas(values.front(), /*trim=*/false);
-}
 
-StatusOr<std::optional<int64_t>> DateQuery(const http::Request& request, std::string_view name) {
-  const std::string* value = request.QueryParam(name);
-  if (value == nullptr) return std::optional<int64_t>();
-  auto ms = ParseIso8601Ms(*value);
-  if (!ms) {
-    return Status::InvalidArgument("Invalid request data: " + std::string(name) +
-                                   " must be an ISO 8601 date-time with a time zone offset or Z");
-  }
-  return std::optional<int64_t>(*ms);
-}
 
 // An enum parameter: empty counts as absent (as Langfuse's nullish enums), others must match.
 StatusOr<std::optional<std::string>> EnumQuery(const http::Request& request, std::string_view name,
@@ -134,14 +118,14 @@ StatusOr<traces::ScoreListQuery> ParseListQuery(const http::Request& request, Sc
   f.config_id = OptionalQuery(request, "configId");
   f.queue_id = OptionalQuery(request, "queueId");
   f.trace_user_id = OptionalQuery(request, "userId");
-  f.trace_tags = ListQuery(request, "traceTags");
-  f.environments = ListQuery(request, "environment");
+  f.trace_tags = public_query::ListParam(request, "traceTags");
+  f.environments = public_query::ListParam(request, "environment");
   ASSIGN_OR_RETURN(f.source, EnumQuery(request, "source", {"API", "EVAL", "ANNOTATION"}));
   ASSIGN_OR_RETURN(f.data_type, EnumQuery(request, "dataType",
                                           {"NUMERIC", "CATEGORICAL", "BOOLEAN", "CORRECTION", "TEXT"}));
   ASSIGN_OR_RETURN(f.value_operator, EnumQuery(request, "operator", {"<", ">", "<=", ">=", "!=", "="}));
-  ASSIGN_OR_RETURN(f.from_timestamp_ms, DateQuery(request, "fromTimestamp"));
-  ASSIGN_OR_RETURN(f.to_timestamp_ms, DateQuery(request, "toTimestamp"));
+  ASSIGN_OR_RETURN(f.from_timestamp_ms, public_query::DateParam(request, "fromTimestamp"));
+  ASSIGN_OR_RETURN(f.to_timestamp_ms, public_query::DateParam(request, "toTimestamp"));
   if (auto value = OptionalQuery(request, "value"); value && !value->empty()) {
     // JavaScript's Number(): the whole text must be a finite number.
     char* end = nullptr;
