@@ -1,29 +1,51 @@
 // GET /metrics: Prometheus text for operators (ingestion rates, queue depth and lag, inserts).
+#include <mutex>
+
 #include "api/public/handlers.h"
 #include "common/metrics.h"
 #include "common/time.h"
 
 namespace langfuse::api {
 
+namespace {
+
+// One read of the queue's statistics per scrape, shared by the three queue gauges.
+struct QueueSnapshot {
+  std::mutex mu;
+  StatusOr<queue::QueueStats> stats = Status::Unavailable("not read yet");  // GUARDED_BY(mu)
+
+  template <typename Read>
+  double Get(Read read) {
+    std::lock_guard lock(mu);
+    return stats.ok() ? read(*stats) : -1.0;
+  }
+};
+
+}  // namespace
+
 void RegisterPrometheusRoutes(http::Router& router, ApiContext& context) {
   // Queue gauges are read from the queue at scrape time, so they are right whatever process
-  // consumes it.
-  Metrics().AddGauge("langfuse_queue_pending_events", "Events accepted and not yet written", [&context] {
-    auto stats = context.queue.Stats();
-    return stats.ok() ? static_cast<double>(stats->pending_events) : -1.0;
+  // consumes it. The snapshot lives as long as the registry's gauges (the process).
+  static QueueSnapshot* snapshot = new QueueSnapshot();
+  Metrics().AddGauge("langfuse_queue_pending_events", "Events accepted and not yet written", [] {
+    return snapshot->Get([](const queue::QueueStats& s) { return static_cast<double>(s.pending_events); });
   });
   Metrics().AddGauge("langfuse_queue_oldest_event_age_seconds", "Age of the oldest unwritten event (ingestion lag)",
-                     [&context] {
-                       auto stats = context.queue.Stats();
-                       if (!stats.ok()) return -1.0;
-                       if (!stats->oldest_enqueued_at_ms) return 0.0;
-                       return static_cast<double>(NowMs() - *stats->oldest_enqueued_at_ms) / 1000.0;
+                     [] {
+                       return snapshot->Get([](const queue::QueueStats& s) {
+                         if (!s.oldest_enqueued_at_ms) return 0.0;
+                         return static_cast<double>(NowMs() - *s.oldest_enqueued_at_ms) / 1000.0;
+                       });
                      });
-  Metrics().AddGauge("langfuse_queue_dead_letters", "Entries in the dead-letter store", [&context] {
-    auto stats = context.queue.Stats();
-    return stats.ok() ? static_cast<double>(stats->dead_letters) : -1.0;
+  Metrics().AddGauge("langfuse_queue_dead_letters", "Entries in the dead-letter store", [] {
+    return snapshot->Get([](const queue::QueueStats& s) { return static_cast<double>(s.dead_letters); });
   });
-  router.Add("GET", "/metrics", [](http::Request&) {
+  router.Add("GET", "/metrics", [&context](http::Request&) {
+    {
+      auto stats = context.queue.Stats();
+      std::lock_guard lock(snapshot->mu);
+      snapshot->stats = std::move(stats);
+    }
     http::Response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
