@@ -22,5 +22,7 @@ inline constexpr std::string_view kMetaMigrationsTable = "langfuse_schema_migrat
 
 //! SQLite's migrations, oldest first.
 std::span<const MetaMigration> SqliteMetaMigrations();
+//! Postgres's migrations, oldest first (the same versions and names as SQLite's).
+std::span<const MetaMigration> PostgresMetaMigrations();
 
 }  // namespace langfuse::meta

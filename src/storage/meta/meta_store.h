@@ -180,4 +180,13 @@ class MetaStore {
 //! Does not migrate: call Migrate.
 StatusOr<std::unique_ptr<MetaStore>> OpenSqliteMetaStore(const std::string& path);
 
+//! Connects to PostgreSQL at `url`, Langfuse's DATABASE_URL: postgresql://user:pass@host:port/db
+//! or postgres://..., with `?schema=` (the search_path; Migrate creates it if missing; default
+//! public), `?connection_limit=` (pool size, default 4) and `?pool_timeout=` (seconds a call waits
+//! for a pooled connection, default 10, 0 = no limit) handled by the store, other libpq parameters
+//! (sslmode, application_name, ...) passed to libpq, and unknown ones ignored with a warning.
+//! kInvalidArgument for a malformed URL, kUnavailable when the server cannot be reached or refuses
+//! the login. Does not migrate: call Migrate.
+StatusOr<std::unique_ptr<MetaStore>> OpenPostgresMetaStore(const std::string& url);
+
 }  // namespace langfuse::meta

@@ -9,6 +9,10 @@
 namespace langfuse::meta {
 
 void MetaStoreConformanceTest::SetUp() {
+  if (GetParam().skip_reason) {
+    const std::string reason = GetParam().skip_reason();
+    if (!reason.empty()) GTEST_SKIP() << reason;
+  }
   auto opened = GetParam().open();
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   store_ = std::move(opened).value();

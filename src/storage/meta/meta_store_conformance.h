@@ -17,6 +17,9 @@ namespace langfuse::meta {
 struct MetaStoreConformanceParam {
   std::string name;  //!< shows in test names: "sqlite", "postgres"
   std::function<StatusOr<std::unique_ptr<MetaStore>>()> open;
+  //! When set and it returns a non-empty reason, every test skips with it (a server-backed store
+  //! whose server is not configured).
+  std::function<std::string()> skip_reason;
 };
 
 inline std::ostream& operator<<(std::ostream& os, const MetaStoreConformanceParam& p) { return os << p.name; }
