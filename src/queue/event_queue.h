@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "queue/redis_options.h"
 
 namespace langfuse::queue {
 
@@ -73,5 +74,14 @@ class EventQueue {
 //! Opens (creating if needed) the local durable queue file. Several processes may open the same
 //! file (e.g. `langfuse dlq` next to a running server); one of them should consume.
 StatusOr<std::unique_ptr<EventQueue>> OpenLocalEventQueue(const std::string& path);
+
+//! Opens the queue on Redis Streams (scale mode): the stream `<prefix>langfuse:ingestion` read by
+//! the consumer group `workers` (created when missing), dead letters in
+//! `<prefix>langfuse:ingestion:dlq`. Any number of processes open it; each is one consumer and
+//! entries are shared among them. Append is as durable as Redis's append-only file makes it (run
+//! Redis with `appendonly yes`). Unavailable when Redis cannot be reached (calls on the opened
+//! queue reconnect by themselves); InvalidArgument for options this client cannot honour (TLS).
+StatusOr<std::unique_ptr<EventQueue>> OpenRedisEventQueue(const RedisOptions& redis,
+                                                          const RedisQueueOptions& options = {});
 
 }  // namespace langfuse::queue

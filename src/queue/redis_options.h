@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "common/status.h"
+
+namespace langfuse::queue {
+
+//! Where and how to reach Redis, read from Langfuse's variables (RedisOptionsFromEnv).
+struct RedisOptions {
+  std::string host = "localhost";
+  uint16_t port = 6379;
+  std::string username;    //!< ACL user (REDIS_USERNAME); empty: the default user
+  std::string password;    //!< REDIS_AUTH; empty: no AUTH
+  int db = 0;              //!< logical database, from the connection string's path
+  std::string key_prefix;  //!< REDIS_KEY_PREFIX, prepended as is (as ioredis's keyPrefix does)
+
+  //! REDIS_TLS_ENABLED or a `rediss://` connection string. Parsed so that a configuration asking
+  //! for TLS is recognised, but not supported by this build's client (Debian's hiredis 0.14 has no
+  //! TLS): opening a connection with it fails with an explanation.
+  bool tls_enabled = false;
+  std::string tls_ca_path;      //!< REDIS_TLS_CA_PATH
+  std::string tls_cert_path;    //!< REDIS_TLS_CERT_PATH
+  std::string tls_key_path;     //!< REDIS_TLS_KEY_PATH
+  std::string tls_server_name;  //!< REDIS_TLS_SERVERNAME
+
+  int connect_timeout_ms = 5000;
+  //! REDIS_SOCKET_TIMEOUT_MS (Langfuse's default 30 s; 0 disables): a command whose answer does
+  //! not arrive in this time fails and its connection is dropped.
+  int socket_timeout_ms = 30'000;
+
+  //! "host:port" for messages (never the password).
+  std::string Address() const;
+};
+
+//! Knobs of the Redis Streams queue (our own variables; Langfuse's BullMQ queues have none).
+struct RedisQueueOptions {
+  //! LANGFUSE_INGESTION_QUEUE_CLAIM_IDLE_MS: entries delivered to a consumer and neither
+  //! acknowledged nor kept alive by it for this long are taken over by another consumer. A live
+  //! consumer keeps its entries alive on its own, so this is how long a dead worker's entries wait.
+  int64_t claim_min_idle_ms = 60'000;
+  //! Connections shared by Append/Ack/Stats/dead-letter calls (the blocking reader has its own).
+  int max_connections = 8;
+  //! Consumer name in the group; empty: `<hostname>-<pid>-<random>` (unique per process).
+  std::string consumer_name;
+};
+
+using RedisEnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+
+//! Reads REDIS_CONNECTION_STRING (`redis://[[user]:password@]host[:port][/db]`, `rediss://` for
+//! TLS) or else REDIS_HOST/REDIS_PORT/REDIS_AUTH/REDIS_USERNAME, plus REDIS_KEY_PREFIX,
+//! REDIS_TLS_* and REDIS_SOCKET_TIMEOUT_MS. nullopt when neither REDIS_CONNECTION_STRING nor
+//! REDIS_HOST is set (no Redis configured). InvalidArgument naming the variable for a malformed
+//! value, and for REDIS_CLUSTER_ENABLED / REDIS_SENTINEL_ENABLED, which this client does not
+//! support.
+StatusOr<std::optional<RedisOptions>> RedisOptionsFromEnv(const RedisEnvLookup& env);
+
+//! Parses a connection string into `out` (host, port, credentials, db, TLS from the scheme).
+Status ParseRedisConnectionString(const std::string& url, RedisOptions& out);
+
+//! Reads LANGFUSE_INGESTION_QUEUE_CLAIM_IDLE_MS (100 ms .. 24 h).
+StatusOr<RedisQueueOptions> RedisQueueOptionsFromEnv(const RedisEnvLookup& env);
+
+}  // namespace langfuse::queue
