@@ -1,4 +1,5 @@
 // The `langfuse` binary: subcommand dispatch only.
+#include <malloc.h>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -98,6 +99,10 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives every thread that allocates its own arena; with dozens of I/O, handler and
+  // engine threads that multiplies freed-but-kept memory. Two arenas hold RSS down at no
+  // measurable cost to throughput here.
+  mallopt(M_ARENA_MAX, 2);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string command = "server";
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {

@@ -68,6 +68,26 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
+void AppendValidUtf8(std::string& out, std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    // Runs of ASCII are copied in one go; the rest sequence by sequence.
+    size_t run = i;
+    while (run < s.size() && static_cast<unsigned char>(s[run]) < 0x80) ++run;
+    out.append(s.substr(i, run - i));
+    i = run;
+    if (i >= s.size()) break;
+    const size_t len = Utf8SequenceLength(s, i);
+    if (len == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
+    }
+  }
+}
+
 std::string JsonString(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);

@@ -1,7 +1,11 @@
 #include "worker/ingestion_worker.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <unordered_map>
 
 #include "common/ids.h"
@@ -62,6 +66,14 @@ struct WorkerMetrics {
       Metrics().GetCounter("langfuse_ingestion_events_dead_lettered_total", "Events moved to the dead-letter store");
   Histogram& insert_latency =
       Metrics().GetHistogram("langfuse_ingestion_flush_seconds", "Time to merge and insert one batch");
+  // Where a flush spends its time: reading stored rows of entities not in the cache, merging
+  // (including row serialisation), and the INSERTs.
+  Histogram& load_phase = Metrics().GetHistogram("langfuse_ingestion_flush_phase_seconds",
+                                                 "Time per flush phase", "phase=\"load\"");
+  Histogram& merge_phase = Metrics().GetHistogram("langfuse_ingestion_flush_phase_seconds",
+                                                  "Time per flush phase", "phase=\"merge\"");
+  Histogram& insert_phase = Metrics().GetHistogram("langfuse_ingestion_flush_phase_seconds",
+                                                   "Time per flush phase", "phase=\"insert\"");
 };
 
 WorkerMetrics& GetWorkerMetrics() {
@@ -78,7 +90,7 @@ struct IngestionWorker::Caches {
   RecentRows<ingest::ScoreState> scores;
 };
 
-namespace {
+namespace internal {
 
 // The events read from the queue but not yet written, grouped by entity.
 class Batch {
@@ -171,24 +183,9 @@ std::unordered_map<std::string, std::vector<std::string>> MissingIds(
   return missing;
 }
 
-}  // namespace
+}  // namespace internal
 
-IngestionWorker::IngestionWorker(queue::EventQueue& queue, traces::TraceStore& store, IngestionWorkerOptions options)
-    : queue_(queue), store_(store), options_(options), caches_(std::make_unique<Caches>(options.cache_entries)) {}
-
-IngestionWorker::~IngestionWorker() { Stop(); }
-
-void IngestionWorker::Start() {
-  stopping_ = false;
-  thread_ = std::thread([this] { Run(); });
-}
-
-void IngestionWorker::Stop() {
-  if (!thread_.joinable()) return;
-  stopping_ = true;
-  queue_.Interrupt();
-  thread_.join();
-}
+using internal::Batch;
 
 namespace {
 
@@ -229,25 +226,165 @@ Status MergeEntities(std::unordered_map<std::string, Batch::Entity>& entities,
 
 }  // namespace
 
+// One merged batch on its way to the tables: the rows, and what the writer needs to acknowledge
+// the queue entries or dead-letter their events.
+struct IngestionWorker::Write {
+  std::unique_ptr<Batch> batch;
+  std::vector<traces::TraceRecord> traces;
+  std::vector<traces::ObservationRecord> observations;
+  std::vector<traces::ScoreRecord> scores;
+  std::chrono::steady_clock::time_point started;
+};
+
+IngestionWorker::IngestionWorker(queue::EventQueue& queue, traces::TraceStore& store, IngestionWorkerOptions options)
+    : queue_(queue), store_(store), options_(options), caches_(std::make_unique<Caches>(options.cache_entries)) {}
+
+IngestionWorker::~IngestionWorker() { Stop(); }
+
+void IngestionWorker::Start() {
+  stopping_ = false;
+  writer_stopping_ = false;
+  writer_ = std::thread([this] { WriteLoop(); });
+  thread_ = std::thread([this] { Run(); });
+}
+
+void IngestionWorker::Stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  queue_.Interrupt();
+  thread_.join();  // hands its last batch to the writer
+  {
+    std::lock_guard lock(write_mu_);
+    writer_stopping_ = true;
+  }
+  write_cv_.notify_all();
+  writer_.join();  // writes what it was handed, then returns
+}
+
+bool IngestionWorker::DeadLetterBatch(Batch& batch, const std::string& reason) {
+  auto& metrics = GetWorkerMetrics();
+  for (const auto& p : batch.payloads()) {
+    const std::string payload = ingest::EncodeQueuePayload(p.project_id, p.source, p.received_at_ms, p.raw_events);
+    Status s = queue_.DeadLetterItem(payload, static_cast<uint32_t>(p.raw_events.size()), p.received_at_ms, reason);
+    if (!s.ok()) {
+      LOG_ERROR("worker: cannot dead-letter events: {}", s.message());
+      return false;
+    }
+    metrics.dead_lettered.Add(p.raw_events.size());
+  }
+  LOG_ERROR("worker: {} event(s) moved to the dead-letter store: {}", batch.event_count(), reason);
+  return true;
+}
+
+void IngestionWorker::Acknowledge(const Batch& batch) {
+  Status ack = queue_.Ack(batch.item_ids());
+  if (!ack.ok()) LOG_ERROR("worker: acknowledging queue entries failed (they will be merged again): {}", ack.message());
+}
+
+// The writer thread: inserts each merged batch (retrying with backoff), then acknowledges its
+// queue entries; a batch that keeps failing goes to the dead-letter store. Runs while the merge
+// thread prepares the next batch, so merging and inserting overlap.
+void IngestionWorker::WriteLoop() {
+  pthread_setname_np(pthread_self(), "lf-writer");
+  auto& metrics = GetWorkerMetrics();
+  for (;;) {
+    std::unique_ptr<Write> write;
+    {
+      std::unique_lock lock(write_mu_);
+      write_cv_.wait(lock, [&] { return pending_write_ != nullptr || writer_stopping_; });
+      if (pending_write_ == nullptr) return;
+      write = std::move(pending_write_);
+    }
+    write_cv_.notify_all();  // the merge thread may hand over the next batch now
+
+    Batch& batch = *write->batch;
+    // The same token on a retry of the same batch lets the engine drop a duplicate insert.
+    const std::string token = "lf-" + batch.first_item_id() + "-" + std::to_string(batch.item_ids().size());
+    size_t traces_done = 0, observations_done = 0, scores_done = 0;
+    Status status;
+    for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
+      const auto insert_started = std::chrono::steady_clock::now();
+      // A table already written is not written again on a retry (its token would make that
+      // harmless anyway, but it costs time).
+      status = Status::Ok();
+      if (status.ok() && !traces_done) {
+        status = write->traces.empty() ? Status::Ok() : store_.InsertTraces(write->traces, token + "-t");
+        traces_done = status.ok();
+      }
+      if (status.ok() && !observations_done) {
+        status = write->observations.empty() ? Status::Ok()
+                                             : store_.InsertObservations(write->observations, token + "-o");
+        observations_done = status.ok();
+      }
+      if (status.ok() && !scores_done) {
+        status = write->scores.empty() ? Status::Ok() : store_.InsertScores(write->scores, token + "-s");
+        scores_done = status.ok();
+      }
+      metrics.insert_phase.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - insert_started).count());
+      if (status.ok()) break;
+      metrics.failed_inserts.Add();
+      LOG_WARN("worker: writing {} event(s) failed (attempt {}/{}): {}", batch.event_count(), attempt,
+               options_.max_attempts, status.message());
+      if (attempt < options_.max_attempts) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_backoff_ms << (attempt - 1)));
+      }
+    }
+    if (status.ok()) {
+      metrics.batches.Add();
+      metrics.trace_rows.Add(write->traces.size());
+      metrics.observation_rows.Add(write->observations.size());
+      metrics.score_rows.Add(write->scores.size());
+      metrics.events.Add(batch.event_count());
+      metrics.insert_latency.Observe(
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - write->started).count());
+      Acknowledge(batch);
+      continue;
+    }
+    // The merged rows were never stored: the merge thread must not build on them.
+    reset_caches_ = true;
+    const std::string reason =
+        "insert failed " + std::to_string(options_.max_attempts) + " times: " + status.message();
+    // Neither written nor dead-lettered: keep trying to dead-letter (the entries stay
+    // unacknowledged meanwhile, so even a crash here loses nothing).
+    while (!DeadLetterBatch(batch, reason)) {
+      if (writer_stopping_.load()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_backoff_ms));
+    }
+    Acknowledge(batch);
+  }
+}
+
 void IngestionWorker::Run() {
+  pthread_setname_np(pthread_self(), "lf-worker");  // shown by top -H, perf and gdb
   simdjson::dom::parser parser;
   auto& metrics = GetWorkerMetrics();
   auto batch = std::make_unique<Batch>();
 
-  // Merges and writes the batch; returns false when it should be retried later.
-  auto flush = [&](int attempt) -> Status {
+  // Merges the batch into rows (reading stored rows the cache lacks).
+  auto merge = [&](Write& write) -> Status {
     const auto started = std::chrono::steady_clock::now();
     const int64_t now = NowMs();
+    if (reset_caches_.exchange(false)) caches_ = std::make_unique<Caches>(options_.cache_entries);
     std::vector<std::pair<std::string, ingest::TraceState>> merged_traces;
     std::vector<std::pair<std::string, ingest::ObservationState>> merged_observations;
     std::vector<std::pair<std::string, ingest::ScoreState>> merged_scores;
-    std::vector<traces::TraceRecord> trace_rows;
-    std::vector<traces::ObservationRecord> observation_rows;
-    std::vector<traces::ScoreRecord> score_rows;
+    write.traces.clear();
+    write.observations.clear();
+    write.scores.clear();
+    double load_seconds = 0;
+    auto timed_load = [&](auto read) {
+      const auto t0 = std::chrono::steady_clock::now();
+      auto result = read();
+      load_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      return result;
+    };
 
     RETURN_IF_ERROR(MergeEntities(
         batch->traces(), caches_->traces, now,
-        [&](const std::string& p, const std::vector<std::string>& ids) { return store_.GetTraces(p, ids); },
+        [&](const std::string& p, const std::vector<std::string>& ids) {
+          return timed_load([&] { return store_.GetTraces(p, ids); });
+        },
         [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
           return ingest::NewTraceState(p, id, first.event, t);
         },
@@ -259,10 +396,12 @@ void IngestionWorker::Run() {
             rows.push_back(std::move(*tombstone));
           }
         },
-        ingest::FinishTrace, merged_traces, trace_rows));
+        ingest::FinishTrace, merged_traces, write.traces));
     RETURN_IF_ERROR(MergeEntities(
         batch->observations(), caches_->observations, now,
-        [&](const std::string& p, const std::vector<std::string>& ids) { return store_.GetObservations(p, ids); },
+        [&](const std::string& p, const std::vector<std::string>& ids) {
+          return timed_load([&] { return store_.GetObservations(p, ids); });
+        },
         [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
           return ingest::NewObservationState(p, id, first.event, t);
         },
@@ -274,76 +413,64 @@ void IngestionWorker::Run() {
             rows.push_back(std::move(*tombstone));
           }
         },
-        ingest::FinishObservation, merged_observations, observation_rows));
+        ingest::FinishObservation, merged_observations, write.observations));
     RETURN_IF_ERROR(MergeEntities(
         batch->scores(), caches_->scores, now,
-        [&](const std::string& p, const std::vector<std::string>& ids) { return store_.GetScores(p, ids); },
+        [&](const std::string& p, const std::vector<std::string>& ids) {
+          return timed_load([&] { return store_.GetScores(p, ids); });
+        },
         [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
           return ingest::NewScoreState(p, id, first.event, t);
         },
         [&](ingest::ScoreState& s, const Batch::EventRef& ref, std::vector<traces::ScoreRecord>&) {
           ingest::ApplyScoreEvent(s, ref.event, batch->payloads()[ref.payload_index].source);
         },
-        ingest::FinishScore, merged_scores, score_rows));
+        ingest::FinishScore, merged_scores, write.scores));
 
-    // The same token on a retry of the same batch lets the engine drop a duplicate insert.
-    const std::string token = "lf-" + batch->first_item_id() + "-" + std::to_string(batch->item_ids().size());
-    (void)attempt;
-    if (!trace_rows.empty()) RETURN_IF_ERROR(store_.InsertTraces(trace_rows, token + "-t"));
-    if (!observation_rows.empty()) RETURN_IF_ERROR(store_.InsertObservations(observation_rows, token + "-o"));
-    if (!score_rows.empty()) RETURN_IF_ERROR(store_.InsertScores(score_rows, token + "-s"));
-
+    // The next batch merges onto these states before this one is written; should the write
+    // fail for good, the writer has the caches reset.
     for (auto& [key, state] : merged_traces) caches_->traces.Put(key, std::move(state));
     for (auto& [key, state] : merged_observations) caches_->observations.Put(key, std::move(state));
     for (auto& [key, state] : merged_scores) caches_->scores.Put(key, std::move(state));
-    metrics.batches.Add();
-    metrics.trace_rows.Add(trace_rows.size());
-    metrics.observation_rows.Add(observation_rows.size());
-    metrics.score_rows.Add(score_rows.size());
-    metrics.events.Add(batch->event_count());
-    metrics.insert_latency.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+    metrics.load_phase.Observe(load_seconds);
+    metrics.merge_phase.Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - load_seconds);
     return Status::Ok();
   };
 
-  // Dead-letters every payload of the batch, one entry per queue payload.
-  auto dead_letter = [&](const std::string& reason) {
-    for (const auto& p : batch->payloads()) {
-      const std::string payload = ingest::EncodeQueuePayload(p.project_id, p.source, p.received_at_ms, p.raw_events);
-      Status s = queue_.DeadLetterItem(payload, static_cast<uint32_t>(p.raw_events.size()), p.received_at_ms, reason);
-      if (!s.ok()) return s;
-      metrics.dead_lettered.Add(p.raw_events.size());
-    }
-    return Status::Ok();
-  };
-
+  // Merges the batch and hands it to the writer; false when it must be tried again later.
   auto finish_batch = [&] {
     for (const auto& u : batch->unreadable()) {
       Status s = queue_.DeadLetterItem(u.payload, u.event_count, u.enqueued_at_ms, "unreadable queue payload: " + u.reason);
       if (!s.ok()) return false;
     }
+    auto write = std::make_unique<Write>();
+    write->started = std::chrono::steady_clock::now();
     Status status;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
-      status = flush(attempt);
+      status = merge(*write);
       if (status.ok()) break;
-      metrics.failed_inserts.Add();
-      LOG_WARN("worker: writing {} event(s) failed (attempt {}/{}): {}", batch->event_count(), attempt,
-               options_.max_attempts, status.message());
+      LOG_WARN("worker: reading stored rows for {} event(s) failed (attempt {}/{}): {}", batch->event_count(),
+               attempt, options_.max_attempts, status.message());
       if (attempt < options_.max_attempts) {
         std::this_thread::sleep_for(std::chrono::milliseconds(options_.retry_backoff_ms << (attempt - 1)));
       }
     }
     if (!status.ok()) {
-      Status dl = dead_letter("insert failed " + std::to_string(options_.max_attempts) + " times: " + status.message());
-      if (!dl.ok()) {
-        // Neither written nor dead-lettered: leave the entries unacknowledged so they come back.
-        LOG_ERROR("worker: cannot dead-letter events: {}", dl.message());
+      if (!DeadLetterBatch(*batch, "merge failed " + std::to_string(options_.max_attempts) +
+                                       " times: " + status.message())) {
         return false;
       }
-      LOG_ERROR("worker: {} event(s) moved to the dead-letter store: {}", batch->event_count(), status.message());
+      Acknowledge(*batch);
+      return true;
     }
-    Status ack = queue_.Ack(batch->item_ids());
-    if (!ack.ok()) LOG_ERROR("worker: acknowledging queue entries failed (they will be merged again): {}", ack.message());
+    write->batch = std::move(batch);
+    {
+      std::unique_lock lock(write_mu_);
+      write_cv_.wait(lock, [&] { return pending_write_ == nullptr; });
+      pending_write_ = std::move(write);
+    }
+    write_cv_.notify_all();
     return true;
   };
 
@@ -357,7 +484,7 @@ void IngestionWorker::Run() {
       return;
     }
     if (full || due) {
-      // A batch that could be neither written nor dead-lettered stays and is tried again.
+      // A batch that could be neither merged nor dead-lettered stays and is tried again.
       if (finish_batch()) {
         batch = std::make_unique<Batch>();
       } else {

@@ -1,8 +1,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -10,6 +12,10 @@
 #include "storage/traces/trace_store.h"
 
 namespace langfuse::worker {
+
+namespace internal {
+class Batch;
+}
 
 struct IngestionWorkerOptions {
   int batch_size = 1000;          //!< flush once this many events are buffered
@@ -23,8 +29,10 @@ struct IngestionWorkerOptions {
 //! The worker role for batch ingestion: reads the queue, groups events by entity, merges them
 //! with the stored row (Langfuse's rules, see ingest/merge.h), and writes one batched INSERT per
 //! table. Queue entries are acknowledged only after their rows are inserted; an insert that fails
-//! `max_attempts` times sends the events to the dead-letter store instead. One thread; Start and
-//! Stop are called from the owner's thread.
+//! `max_attempts` times sends the events to the dead-letter store instead. Two threads, so that
+//! merging a batch overlaps inserting the one before: lf-worker reads and merges, lf-writer
+//! inserts and acknowledges (one batch handed over at a time). Start and Stop are called from
+//! the owner's thread.
 class IngestionWorker {
  public:
   IngestionWorker(queue::EventQueue& queue, traces::TraceStore& store, IngestionWorkerOptions options);
@@ -37,15 +45,27 @@ class IngestionWorker {
   void Stop();
 
  private:
+  struct Write;
   void Run();
+  void WriteLoop();
+  //! Sends every event of the batch to the dead-letter store; false when that failed.
+  bool DeadLetterBatch(internal::Batch& batch, const std::string& reason);
+  void Acknowledge(const internal::Batch& batch);
 
   queue::EventQueue& queue_;
   traces::TraceStore& store_;
   IngestionWorkerOptions options_;
   std::atomic<bool> stopping_{false};
-  std::thread thread_;
+  std::thread thread_;  // lf-worker
   struct Caches;
-  std::unique_ptr<Caches> caches_;  // only touched by the worker thread
+  std::unique_ptr<Caches> caches_;  // only touched by lf-worker
+  std::atomic<bool> reset_caches_{false};  // set by lf-writer when merged rows were never stored
+
+  std::thread writer_;  // lf-writer
+  std::mutex write_mu_;
+  std::condition_variable write_cv_;
+  std::unique_ptr<Write> pending_write_;  // under write_mu_: the batch handed to the writer
+  std::atomic<bool> writer_stopping_{false};
 };
 
 }  // namespace langfuse::worker

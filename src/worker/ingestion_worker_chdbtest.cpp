@@ -24,12 +24,13 @@ class FaultInjectingTransport final : public traces::ClickHouseTransport {
                               std::string_view format) override {
     return inner_.Query(sql, params, format);
   }
-  Status InsertJsonEachRow(std::string_view table, std::string_view rows, std::string_view token) override {
+  Status Insert(std::string_view table, std::string_view format, std::string_view rows,
+                std::string_view token) override {
     if (failing_inserts.load() > 0) {
       failing_inserts.fetch_sub(1);
       return Status::Unavailable("injected insert failure");
     }
-    return inner_.InsertJsonEachRow(table, rows, token);
+    return inner_.Insert(table, format, rows, token);
   }
   Status Ping() override { return inner_.Ping(); }
 

@@ -77,6 +77,11 @@ StatusOr<Connection> Connect(const std::string& data_path) {
   // which chDB applies to this connection only.
   std::vector<std::string> args = {"langfuse", "--path=" + data_path};
   for (const SessionSetting& s : SessionSettings()) args.push_back(fmt::format("--{}={}", s.name, s.value));
+  // The engine's caches default to server sizes (5 GiB each); in-process beside the web and
+  // worker roles they are held to sizes that still keep every mark of a large store warm.
+  for (const char* cache : {"mark_cache_size", "index_mark_cache_size", "primary_index_cache_size"}) {
+    args.push_back(fmt::format("--{}={}", cache, 256u << 20));
+  }
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
 
@@ -173,10 +178,8 @@ StatusOr<std::string> RunQuery(chdb_connection conn, std::string_view sql,
   return buffer == nullptr ? std::string() : std::string(buffer, length);
 }
 
-Status StreamInsert(chdb_connection conn, const std::string& sql, std::string_view rows) {
-  constexpr std::string_view kFormat = "JSONEachRow";
-  chdb_insert_stream stream =
-      chdb_stream_insert_n(conn, sql.data(), sql.size(), kFormat.data(), kFormat.size());
+Status StreamInsert(chdb_connection conn, const std::string& sql, std::string_view format, std::string_view rows) {
+  chdb_insert_stream stream = chdb_stream_insert_n(conn, sql.data(), sql.size(), format.data(), format.size());
   if (stream == nullptr) return Status::Unavailable("chDB insert: no stream (engine not running?)");
   // chdb_destroy_insert_stream is required on every path and cancels an unfinished insert.
   struct StreamGuard {
@@ -277,8 +280,9 @@ class ChdbTransport final : public ClickHouseTransport {
     return result;
   }
 
-  Status InsertJsonEachRow(std::string_view table, std::string_view rows,
-                           std::string_view dedup_token) override {
+  Status Insert(std::string_view table, std::string_view format, std::string_view rows,
+                std::string_view dedup_token) override {
+    if (!IsSqlIdentifier(format)) return Status::InvalidArgument(fmt::format("bad input format '{}'", format));
     if (!IsSafeSqlName(table)) {
       return Status::InvalidArgument(fmt::format("insert table name '{}' is not [A-Za-z0-9_.-]+", table));
     }
@@ -286,11 +290,12 @@ class ChdbTransport final : public ClickHouseTransport {
       return Status::InvalidArgument(
           fmt::format("insert dedup token '{}' is not [A-Za-z0-9_.-]+", dedup_token));
     }
-    if (rows.find_first_not_of(" \t\r\n") == std::string_view::npos) return Status::Ok();
+    if (format == "JSONEachRow" && rows.find_first_not_of(" \t\r\n") == std::string_view::npos) return Status::Ok();
+    if (rows.empty()) return Status::Ok();
     const std::string sql = InsertStatement(table, dedup_token);
     std::lock_guard lock(writer_mu_);
     return Timed(metrics_.insert_seconds, metrics_.insert_errors,
-                 [&] { return StreamInsert(writer_.get(), sql, rows); });
+                 [&] { return StreamInsert(writer_.get(), sql, format, rows); });
   }
 
   Status Ping() override { return Query("SELECT 1", {}, "TabSeparated").status(); }

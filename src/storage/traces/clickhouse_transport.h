@@ -44,11 +44,16 @@ class ClickHouseTransport {
   virtual StatusOr<std::string> Query(std::string_view sql, const std::vector<QueryParam>& params = {},
                                       std::string_view format = "JSONEachRow") = 0;
 
-  //! Inserts `rows` (JSONEachRow text, one object per line) into `table`. `dedup_token`, when not
-  //! empty, is sent as insert_deduplication_token so a retried insert of the same batch is
-  //! harmless. Only [A-Za-z0-9_.-] is allowed in table and token.
-  virtual Status InsertJsonEachRow(std::string_view table, std::string_view rows,
-                                   std::string_view dedup_token) = 0;
+  //! Inserts `rows`, encoded in the input `format` (JSONEachRow, RowBinaryWithNamesAndTypes...),
+  //! into `table`. `dedup_token`, when not empty, is sent as insert_deduplication_token so a
+  //! retried insert of the same batch is harmless. Only [A-Za-z0-9_.-] is allowed in table and
+  //! token, only [A-Za-z0-9_] in format.
+  virtual Status Insert(std::string_view table, std::string_view format, std::string_view rows,
+                        std::string_view dedup_token) = 0;
+  //! Insert() of JSONEachRow text (one object per line).
+  Status InsertJsonEachRow(std::string_view table, std::string_view rows, std::string_view dedup_token) {
+    return Insert(table, "JSONEachRow", rows, dedup_token);
+  }
 
   //! Cheap round trip for health checks.
   virtual Status Ping() = 0;

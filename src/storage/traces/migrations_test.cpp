@@ -33,8 +33,9 @@ class FakeTransport : public ClickHouseTransport {
     return std::string();
   }
 
-  Status InsertJsonEachRow(std::string_view table, std::string_view rows, std::string_view) override {
+  Status Insert(std::string_view table, std::string_view format, std::string_view rows, std::string_view) override {
     EXPECT_EQ(table, kMigrationsTable);
+    EXPECT_EQ(format, "JSONEachRow");
     simdjson::dom::parser parser;
     simdjson::dom::element row;
     EXPECT_EQ(parser.parse(simdjson::padded_string(rows)).get(row), simdjson::SUCCESS);

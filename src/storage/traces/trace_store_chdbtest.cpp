@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <thread>
 
 #include <fmt/core.h>
@@ -205,7 +206,8 @@ TEST_F(TraceStoreChdbTest, ObservationRoundTripsEveryColumn) {
   const std::vector<ObservationRecord> rows = {
       FullObservation(project_, "o-full", "t1"),
       MinimalObservation(project_, "o-min", "t1", 1'700'000'000'000)};
-  ASSERT_TRUE(store().InsertObservations(rows, Token()).ok());
+  const Status inserted = store().InsertObservations(rows, Token());
+  ASSERT_TRUE(inserted.ok()) << inserted.message();
   auto got = store().GetObservations(project_, {"o-full", "o-min"});
   ASSERT_TRUE(got.ok()) << got.status().message();
   ASSERT_EQ(got->size(), 2u);
@@ -220,6 +222,47 @@ TEST_F(TraceStoreChdbTest, ScoreRoundTripsEveryColumn) {
   ASSERT_TRUE(got.ok()) << got.status().message();
   ASSERT_EQ(got->size(), 2u);
   for (const ScoreRecord& r : *got) EXPECT_EQ(r, r.id == "s-full" ? rows[0] : rows[1]) << r.id;
+}
+
+// The worker inserts RowBinary; JSONEachRow stays the format of other clients and tools. Both
+// must store the same values, including the repairs (invalid UTF-8) and roundings (decimals).
+TEST_F(TraceStoreChdbTest, RowBinaryAndJsonEachRowStoreTheSameValues) {
+  ObservationRecord o = FullObservation(project_, "o-bin", "t1");
+  o.name = std::string("bad \xff\xfe utf-8 \xc3") + TrickyText();
+  o.metadata["\xffkey"] = "val\xc0ue";
+  o.total_cost = 0.1 + 0.2;  // 0.30000000000000004
+  o.cost_details = {{"input", 1.23456789012345678}, {"output", 1e-13}, {"tiny", 3.5e-7},
+                    {"big", 123456.000000000001}, {"neg", -0.000123}, {"toolarge", 1e300}};
+  o.provided_cost_details = {{"x", 9.999999999999e6}};
+  o.usage_details = {{"input", 0}, {"output", UINT64_MAX}};
+  o.prompt_version = 65535;
+  o.tool_calls = {"", "\xff"};
+  ObservationRecord via_json = o;
+  via_json.id = "o-json";
+  ASSERT_TRUE(store().InsertObservations({o}, Token()).ok());
+  ASSERT_TRUE(transport().InsertJsonEachRow("observations", ObservationsToJsonEachRow({via_json}), Token()).ok());
+  auto got = store().GetObservations(project_, {"o-bin", "o-json"});
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  ASSERT_EQ(got->size(), 2u);
+  ObservationRecord a = (*got)[0], b = (*got)[1];
+  a.id = b.id = "";
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.name.find('\xff'), std::string::npos);  // repaired to U+FFFD on both paths
+  EXPECT_EQ(a.cost_details.count("toolarge"), 0u);    // out of Decimal64(12)'s range: left out
+
+  ScoreRecord sc = FullScore(project_, "s-bin", "t1");
+  sc.value = std::numeric_limits<double>::quiet_NaN();
+  sc.comment = "c\xff";
+  ScoreRecord sc_json = sc;
+  sc_json.id = "s-json";
+  ASSERT_TRUE(store().InsertScores({sc}, Token()).ok());
+  ASSERT_TRUE(transport().InsertJsonEachRow("scores", ScoresToJsonEachRow({sc_json}), Token()).ok());
+  auto scores = store().GetScores(project_, {"s-bin", "s-json"});
+  ASSERT_TRUE(scores.ok()) << scores.status().message();
+  ASSERT_EQ(scores->size(), 2u);
+  ScoreRecord x = (*scores)[0], y = (*scores)[1];
+  x.id = y.id = "";
+  EXPECT_EQ(x, y);
 }
 
 TEST_F(TraceStoreChdbTest, EdgeTimesRoundTrip) {
