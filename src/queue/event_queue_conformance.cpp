@@ -112,6 +112,20 @@ TEST_P(EventQueueConformanceTest, EmptyQueue) {
   EXPECT_EQ(queue_->Stats()->pending_items, 0);
 }
 
+// Ids come from operators too (`langfuse dlq replay <id>`): one that is not an id of this queue
+// is an error, never a crash, and changes nothing.
+TEST_P(EventQueueConformanceTest, IdsThatAreNotQueueIdsAreRefused) {
+  ASSERT_TRUE(queue_->Append({{"payload", 1}}).ok());
+  for (const std::string bad : {"abc", "", "12abc", "-1", "99999999999999999999999", "1 OR 1=1"}) {
+    EXPECT_FALSE(queue_->Ack({bad}).ok()) << bad;
+    EXPECT_FALSE(queue_->ReplayDeadLetters({bad}).ok()) << bad;
+  }
+  EXPECT_EQ(queue_->Stats()->pending_items, 1);
+  auto items = queue_->Read(10, milliseconds(0));
+  ASSERT_TRUE(items.ok()) << items.status().message();
+  EXPECT_EQ(items->size(), 1u);
+}
+
 TEST_P(EventQueueConformanceTest, ReadReturnsAtMostMaxItemsInOrder) {
   ASSERT_TRUE(queue_->Append({{"1", 1}, {"2", 1}, {"3", 1}, {"4", 1}, {"5", 1}}).ok());
   auto first = queue_->Read(2, milliseconds(0));

@@ -2,6 +2,7 @@
 // on disk when it returns. Every write goes through one committer thread that gathers whatever
 // requests are waiting into a single transaction: concurrent ingestion requests share one disk
 // flush (group commit) instead of paying one each.
+#include <charconv>
 #include <sqlite3.h>
 
 #include <condition_variable>
@@ -142,8 +143,22 @@ class SqliteEventQueue final : public EventQueue {
     }
   }
 
+  // Ids here are row ids: decimal digits that fit an int64 (checked before they reach the
+  // committer thread, which converts them).
+  static Status CheckIds(const std::vector<std::string>& ids) {
+    for (const std::string& id : ids) {
+      int64_t value = 0;
+      const auto [end, ec] = std::from_chars(id.data(), id.data() + id.size(), value);
+      if (id.empty() || ec != std::errc() || end != id.data() + id.size() || value < 0) {
+        return Status::InvalidArgument("not a queue entry id: '" + id.substr(0, 64) + "'");
+      }
+    }
+    return Status::Ok();
+  }
+
   Status Ack(const std::vector<std::string>& ids) override {
     if (ids.empty()) return Status::Ok();
+    RETURN_IF_ERROR(CheckIds(ids));
     Op op;
     op.kind = Op::kAck;
     op.ids = ids;
@@ -202,6 +217,7 @@ class SqliteEventQueue final : public EventQueue {
   }
 
   StatusOr<int64_t> ReplayDeadLetters(const std::vector<std::string>& ids) override {
+    RETURN_IF_ERROR(CheckIds(ids));
     Op op;
     op.kind = Op::kReplay;
     op.ids = ids;
