@@ -1,5 +1,6 @@
 #include "ingest/usage.h"
 
+#include <algorithm>
 #include <cmath>
 
 namespace langfuse::ingest {
@@ -54,7 +55,9 @@ bool ReadOpenAiShape(object o, std::string_view in_key, std::string_view out_key
       auto c = AsCount(value);
       if (!c) continue;
       out[std::string(prefix) + std::string(k)] = *c;
-      base -= static_cast<int64_t>(*c);
+      // Clamped at every step (the result is clamped at 0 anyway): a thousand details near the
+      // 9e15 cap would otherwise overflow int64.
+      base = std::max<int64_t>(base - static_cast<int64_t>(*c), 0);
     }
   };
   details(in_details, "input_", input);

@@ -63,5 +63,17 @@ TEST(Usage, WrongTypesAreRejected) {
   EXPECT_TRUE(error);
 }
 
+TEST(Usage, ManyLargeDetailsDoNotOverflow) {
+  // Found by fuzzing (src/ingest/event_parser_fuzz.cpp): subtracting 1100 details of 9e15 from the
+  // input count overflowed int64 (undefined behaviour; in practice a huge input count).
+  std::string details;
+  for (int i = 0; i < 1100; ++i) details += (i ? ",\"k" : "\"k") + std::to_string(i) + "\":9000000000000000";
+  auto e = Generation(R"(,"usageDetails":{"prompt_tokens":5,"completion_tokens":1,"prompt_tokens_details":{)" + details + "}}");
+  const auto& u = e.observation.usage_details.value;
+  EXPECT_EQ(u.at("input"), 0u);
+  EXPECT_EQ(u.at("output"), 1u);
+  EXPECT_EQ(u.at("input_k1099"), 9000000000000000u);
+}
+
 }  // namespace
 }  // namespace langfuse::ingest

@@ -19,6 +19,12 @@ using json = nlohmann::json;
 
 constexpr size_t kMaxReportedErrors = 5;
 constexpr size_t kMaxNestedIndex = 10000;
+// JSON text in an attribute that nests deeper than this stays a string: nlohmann's dump and copy
+// recurse once per level (a few MB of `[` would overflow the stack), and the mapped events are
+// parsed again by simdjson, which stops at 1024 levels.
+constexpr size_t kMaxJsonTextDepth = 512;
+// JavaScript's Date covers +-8.64e15 ms; beyond it toISOString throws and Langfuse drops the value.
+constexpr double kMaxJsDateMs = 8.64e15;
 
 const json* Get(const Attributes& a, const std::string& key) {
   auto it = a.find(key);
@@ -65,8 +71,32 @@ std::string JsToString(const json& v) {
 
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
+// Whether the arrays and objects of `text` nest at most `limit` levels (string contents are
+// skipped; the text need not be valid JSON).
+bool JsonDepthWithin(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return false;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return true;
+}
+
 std::optional<json> ParseJson(const json& v) {
-  if (!v.is_string()) return std::nullopt;
+  if (!v.is_string() || !JsonDepthWithin(v.get_ref<const std::string&>(), kMaxJsonTextDepth)) return std::nullopt;
   json parsed = json::parse(v.get_ref<const std::string&>(), nullptr, false);
   if (parsed.is_discarded()) return std::nullopt;
   return parsed;
@@ -232,6 +262,7 @@ json PrependSystemInstructions(const json& input, const json& system) {
   using ordered = nlohmann::ordered_json;
   ordered messages;
   if (input.is_string()) {
+    if (!JsonDepthWithin(input.get_ref<const std::string&>(), kMaxJsonTextDepth)) return input;
     messages = ordered::parse(input.get_ref<const std::string&>(), nullptr, false);
     if (messages.is_discarded()) return input;
   } else {
@@ -277,7 +308,10 @@ std::optional<InputOutput> GenAiInputOutput(const Attributes& a) {
   return std::nullopt;
 }
 
-bool SetNested(json& root, const std::vector<std::string>& path, const json& value) {
+// `slots_left` bounds the array elements the whole conversion may create: dense indexes (what
+// instrumentations send) never need more elements than there are keys, while sparse ones such as
+// `.0.9999`, `.1.9999`, ... would otherwise pad ten thousand nulls per key.
+bool SetNested(json& root, const std::vector<std::string>& path, const json& value, size_t& slots_left) {
   static const std::set<std::string> kDangerous = {"__proto__", "constructor", "prototype"};
   auto is_index = [](const std::string& s) {
     return !s.empty() && s.size() <= 5 && s.find_first_not_of("0123456789") == std::string::npos;
@@ -292,6 +326,8 @@ bool SetNested(json& root, const std::vector<std::string>& path, const json& val
       if (!is_index(key) || std::stoul(key) > kMaxNestedIndex) return false;
       const size_t index = std::stoul(key);
       if (current->size() <= index) {
+        if (index + 1 - current->size() > slots_left) return false;
+        slots_left -= index + 1 - current->size();
         while (current->size() <= index) current->push_back(nullptr);
       }
       next = &(*current)[index];
@@ -336,7 +372,8 @@ json KeyPathToNested(const Attributes& a, const std::string& prefix) {
     entries.emplace_back(std::move(rest), &value);
   }
   if (use_array) result = json::array();
-  for (const auto& [rest, value] : entries) SetNested(result, Split(rest, '.'), *value);
+  size_t slots_left = entries.size();
+  for (const auto& [rest, value] : entries) SetNested(result, Split(rest, '.'), *value, slots_left);
   return result;
 }
 
@@ -846,7 +883,11 @@ std::optional<int64_t> ExtractCompletionStartTime(const Attributes& a, int64_t s
   const json* first_chunk = Get(a, "ai.response.msToFirstChunk");
   if (first_chunk == nullptr) first_chunk = Get(a, "ai.stream.msToFirstChunk");
   if (Truthy(first_chunk)) {
-    if (auto n = ToNumber(*first_chunk); n && std::isfinite(*n)) return start_ms + static_cast<int64_t>(std::ceil(*n));
+    if (auto n = ToNumber(*first_chunk); n && std::isfinite(*n)) {
+      // Both terms are exact in a double below 2^53; the sum is checked before the conversion.
+      const double ms = static_cast<double>(start_ms) + std::ceil(*n);
+      if (std::fabs(ms) <= kMaxJsDateMs) return static_cast<int64_t>(ms);
+    }
   }
   return std::nullopt;
 }
@@ -1037,8 +1078,9 @@ json ObservationEvent(const SpanContext& c, const SpanTimes& times) {
 
 }  // namespace
 
-MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms) {
+MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms, size_t max_event_bytes) {
   MappedSpans out;
+  size_t event_bytes = 0;
   simdjson::dom::parser parser;
   std::set<std::string> seen_traces;
   std::set<std::string> full_traces;
@@ -1074,6 +1116,14 @@ MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms) {
           reject("span " + (span.span_id.empty() ? std::string("?") : span.span_id) + ": " + why);
           continue;
         }
+        auto reject_too_large = [&] {
+          reject("span " + span.span_id + ": the request's events exceed " + std::to_string(max_event_bytes) +
+                 " bytes");
+        };
+        if (event_bytes >= max_event_bytes) {
+          reject_too_large();
+          continue;
+        }
         const SpanContext context{span, ss.scope, rs.resource_attributes, langfuse_sdk, now_ms};
         const SpanTimes times = ResolveTimes(span, now_ms);
         const Attributes& a = span.attributes;
@@ -1082,11 +1132,12 @@ MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms) {
         const bool has_updates = HasTraceUpdates(a);
 
         std::vector<Pending> span_events;
+        bool full_trace = false;
         if (is_root || has_updates || !seen_traces.count(span.trace_id)) {
           bool shallow = false;
           json trace = TraceEvent(context, times, is_root, has_updates, shallow);
           span_events.push_back({Dump(trace), "trace-create", shallow ? span.trace_id : std::string()});
-          if (!shallow) full_traces.insert(span.trace_id);
+          full_trace = !shallow;
         }
         json observation = ObservationEvent(context, times);
         span_events.push_back({Dump(observation), observation["type"].get<std::string>(), {}});
@@ -1098,6 +1149,15 @@ MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms) {
           reject("span " + span.span_id + ": " + error);
           continue;
         }
+        size_t span_bytes = 0;
+        for (const auto& e : span_events) span_bytes += e.json.size();
+        if (span_bytes > max_event_bytes - event_bytes) {
+          reject_too_large();
+          continue;
+        }
+        event_bytes += span_bytes;
+        // Only an accepted span's full trace event makes the shallow ones of its trace redundant.
+        if (full_trace) full_traces.insert(span.trace_id);
         seen_traces.insert(span.trace_id);
         ++out.accepted_spans;
         for (auto& e : span_events) pending.push_back(std::move(e));

@@ -22,8 +22,14 @@ struct MappedSpans {
   std::string error_message;             //!< why spans were rejected (the first few reasons)
 };
 
+//! Bound on the JSON text of the events one request maps to. Every event repeats the resource and
+//! scope attributes, so large resource attributes times many spans would grow quadratically;
+//! spans past the bound are rejected.
+inline constexpr size_t kMaxMappedEventBytes = 128u << 20;
+
 //! Maps every span of the request. Pure apart from random envelope ids; `now_ms` stands in for
 //! missing span times and is the observation envelope timestamp.
-MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms);
+MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms,
+                                 size_t max_event_bytes = kMaxMappedEventBytes);
 
 }  // namespace langfuse::otel

@@ -1,5 +1,7 @@
 // The OTel -> ingestion mapping for the attribute sets real instrumentations send: the Langfuse
 // Python and JS SDKs, the Vercel AI SDK, OpenInference, OpenLLMetry and the GenAI conventions.
+#include <cstdio>
+
 #include <gtest/gtest.h>
 
 #include "common/time.h"
@@ -373,6 +375,104 @@ TEST(OtelMapping, DecodedJsonRequestEndToEnd) {
   Mapped m = Map(*decoded);
   EXPECT_NE(m.Find("agent-create"), nullptr);
   EXPECT_NE(m.Find("trace-create"), nullptr);
+}
+
+// Regressions found by fuzzing (src/otel/otlp_*_fuzz.cpp); each input is also in the corpus.
+
+TEST(OtelMapping, MsToFirstChunkOutsideTheDateRangeIsDropped) {
+  // 1e300 once overflowed the conversion to int64 (undefined behaviour) and 1e16 ms made a
+  // completion start in year 318857 that failed validation, rejecting the span; JavaScript's Date
+  // stops at 8.64e15 ms and Langfuse drops the value.
+  for (const json& far : {json(1e300), json(-1e300), json("1e16")}) {
+    Span s = MakeSpan(kRoot, "", "ai.streamText.doStream", {{"operation.name", "ai.streamText.doStream"}, {"ai.model.id", "m"}, {"ai.stream.msToFirstChunk", far}});
+    Mapped m = Map(Request("ai", json::object(), {s}));
+    EXPECT_EQ(m.raw.accepted_spans, 1) << far << ": " << m.raw.error_message;
+    const json* gen = m.Find("generation-create");
+    ASSERT_NE(gen, nullptr) << far;
+    EXPECT_FALSE((*gen)["body"].contains("completionStartTime")) << far;
+  }
+  Span near = MakeSpan(kRoot, "", "ai.streamText.doStream",
+                       {{"operation.name", "ai.streamText.doStream"}, {"ai.model.id", "m"}, {"ai.stream.msToFirstChunk", 876.2}});
+  Mapped m = Map(Request("ai", json::object(), {near}));
+  EXPECT_EQ((*m.Find("generation-create"))["body"]["completionStartTime"], "2023-11-14T22:13:21.000Z");
+}
+
+TEST(OtelMapping, DeeplyNestedJsonTextStaysAString) {
+  // A few MB of nesting in one attribute once overflowed the stack when the parsed value was
+  // copied and serialised; such text is now treated as not JSON.
+  constexpr size_t kDepth = 100000;
+  std::string deep;
+  for (size_t i = 0; i < kDepth; ++i) deep += R"({"a":)";
+  deep += "1";
+  deep.append(kDepth, '}');
+  std::string shallow;  // within the limit: still parsed
+  for (int i = 0; i < 100; ++i) shallow += "[";
+  shallow += "1";
+  shallow.append(100, ']');
+  Span s = MakeSpan(kRoot, "", "deep",
+                    {{"langfuse.observation.model.parameters", deep},
+                     {"langfuse.observation.metadata", deep},
+                     {"gen_ai.input.messages", "[" + deep + "]"},
+                     {"gen_ai.system_instructions", "be brief"},
+                     {"langfuse.trace.tags", shallow}});
+  Mapped m = Map(Request("x", json::object(), {s}));
+  EXPECT_EQ(m.raw.accepted_spans, 1) << m.raw.error_message;
+  const json& o = (*m.Find("span-create"))["body"];
+  EXPECT_EQ(o["modelParameters"], json::object());
+  EXPECT_EQ(o["input"], "[" + deep + "]") << "kept verbatim, without the system message";
+  EXPECT_EQ((*m.Find("trace-create"))["body"]["tags"].size(), 1u);
+}
+
+TEST(OtelMapping, SparseFlattenedIndexesCreateNoPadding) {
+  // `gen_ai.prompt.<i>.9999` keys once padded ten thousand nulls each: a 100 KB request took
+  // minutes and a GB of memory. Dense indexes (what instrumentations send) are unaffected.
+  Span s = MakeSpan(kRoot, "", "chat",
+                    {{"gen_ai.prompt.0.role", "user"},
+                     {"gen_ai.prompt.0.content", "hi"},
+                     {"gen_ai.prompt.1.9999", "far"},
+                     {"gen_ai.completion.1.role", "assistant"},
+                     {"gen_ai.completion.0.role", "assistant"},
+                     {"gen_ai.completion.0.content", "a"}});
+  Mapped m = Map(Request("x", json::object(), {s}));
+  EXPECT_EQ(m.raw.accepted_spans, 1) << m.raw.error_message;
+  const json& o = (*m.Find("span-create"))["body"];
+  EXPECT_EQ(o["input"], json::parse(R"([{"content":"hi","role":"user"},[]])"));
+  EXPECT_EQ(o["output"], json::parse(R"([{"content":"a","role":"assistant"},{"role":"assistant"}])"));
+}
+
+TEST(OtelMapping, EventBytesOfOneRequestAreBounded) {
+  // Every event repeats the resource attributes: 1 MB of them and a few thousand spans once
+  // mapped to gigabytes. Spans past the bound are rejected with a reason.
+  json resource = {{"service.name", std::string(2000, 'r')}};
+  std::vector<Span> spans;
+  for (int i = 1; i <= 5; ++i) {
+    char id[17];
+    std::snprintf(id, sizeof(id), "%016x", i);
+    spans.push_back(MakeSpan(id, "", "s", json::object()));
+  }
+  const ExportRequest request = Request("x", resource, spans);
+  const MappedSpans all = MapToIngestionEvents(request, kNow);
+  ASSERT_EQ(all.accepted_spans, 5);
+  size_t first_span_bytes = 0;
+  for (size_t i = 0; i < 2; ++i) first_span_bytes += all.events[i].size();
+
+  const MappedSpans bounded = MapToIngestionEvents(request, kNow, first_span_bytes * 2 + 10);
+  EXPECT_EQ(bounded.accepted_spans, 2);
+  EXPECT_EQ(bounded.rejected_spans, 3);
+  EXPECT_EQ(bounded.events.size(), 4u);
+  EXPECT_NE(bounded.error_message.find("events exceed"), std::string::npos) << bounded.error_message;
+}
+
+TEST(OtelMapping, RejectedRootKeepsTheShallowTraceOfItsChildren) {
+  // A root span whose trace event fails validation (a 1001-character name) must not make its
+  // children's shallow trace event look redundant: they would land without a trace.
+  Span root = MakeSpan(kRoot, "", std::string(1001, 'n'), json::object());
+  Span child = MakeSpan(kChild, kRoot, "child", json::object());
+  Mapped m = Map(Request("x", json::object(), {root, child}));
+  EXPECT_EQ(m.raw.rejected_spans, 1);
+  EXPECT_EQ(m.raw.accepted_spans, 1);
+  ASSERT_EQ(m.Count("trace-create"), 1u);
+  EXPECT_EQ((*m.Find("trace-create"))["body"]["id"], kTrace);
 }
 
 }  // namespace
