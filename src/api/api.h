@@ -22,5 +22,7 @@ struct ApiContext {
 
 //! Registers every route under /api/public plus GET /metrics.
 void RegisterPublicApi(http::Router& router, ApiContext& context);
+//! What `langfuse worker` serves on its own port: GET /api/health, /api/ready and /metrics.
+void RegisterWorkerRoutes(http::Router& router, ApiContext& context);
 
 }  // namespace langfuse::api

@@ -12,9 +12,12 @@
 #include "auth/bootstrap.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "config/config.h"
 #include "http/server.h"
+#include "otel_grpc/otlp_grpc_server.h"
 #include "queue/event_queue.h"
 #include "storage/meta/meta_store.h"
+#include "storage/traces/clickhouse_transport.h"
 #include "storage/traces/trace_store.h"
 #include "worker/ingestion_worker.h"
 
@@ -29,6 +32,8 @@ struct Application::Impl {
   int meta_migrations = 0;
   int trace_migrations = 0;
   std::atomic<bool> shutting_down{false};
+  bool embedded_traces = false;    // chDB in this process (ShutdownChdb at exit)
+  std::string store_description;   // for the start-up log line
 };
 
 Application::Application() : impl_(std::make_unique<Impl>()) {}
@@ -39,7 +44,7 @@ Application::~Application() {
   impl_->authenticator.reset();
   impl_->queue.reset();
   impl_->traces.reset();
-  traces::ShutdownChdb();
+  if (impl_->embedded_traces) traces::ShutdownChdb();
   impl_->meta.reset();
 }
 
@@ -51,26 +56,62 @@ std::unique_ptr<Application> Application::Open(const Config& config) {
   std::filesystem::create_directories(config.data_dir, ec);
   if (ec) throw std::runtime_error("cannot create LANGFUSE_DATA_DIR " + config.data_dir + ": " + ec.message());
 
-  auto meta = meta::OpenSqliteMetaStore(config.MetaDbPath());
-  if (!meta.ok()) throw std::runtime_error("cannot open " + config.MetaDbPath() + ": " + meta.status().message());
+  const bool postgres = !config.database_url.empty();
+  if (postgres && config.database_url.rfind("postgres", 0) != 0) {
+    throw std::runtime_error("DATABASE_URL must be a postgresql:// URL (unset it for the embedded SQLite store)");
+  }
+  auto meta = postgres ? meta::OpenPostgresMetaStore(config.database_url) : meta::OpenSqliteMetaStore(config.MetaDbPath());
+  if (!meta.ok()) {
+    throw std::runtime_error("cannot open the transactional store (" +
+                             std::string(postgres ? "DATABASE_URL" : config.MetaDbPath()) + "): " + meta.status().message());
+  }
   s.meta = std::move(meta).value();
   if (Status m = s.meta->Migrate(&s.meta_migrations); !m.ok()) {
     throw std::runtime_error("transactional store migration failed: " + m.message());
   }
 
-  auto transport = traces::OpenChdbTransport(config.ClickHousePath());
-  if (!transport.ok()) {
-    throw std::runtime_error("cannot open the tracing store at " + config.ClickHousePath() + ": " +
-                             transport.status().message());
+  s.embedded_traces = config.clickhouse_url.empty();
+  StatusOr<std::unique_ptr<traces::ClickHouseTransport>> transport = Status::Internal("no transport");
+  traces::SchemaTarget schema_target;
+  if (s.embedded_traces) {
+    transport = traces::OpenChdbTransport(config.ClickHousePath());
+  } else {
+    auto options = traces::HttpTransportOptionsFromEnv(GetEnv);
+    if (!options.ok()) throw std::runtime_error("ClickHouse settings: " + options.status().message());
+    transport = traces::OpenHttpTransport(**options);
+    // CLICKHOUSE_CLUSTER_ENABLED (Langfuse's default: true) with CLICKHOUSE_CLUSTER_NAME
+    // (default "default") renders the migrations ON CLUSTER with replicated engines.
+    const auto enabled = GetEnv("CLICKHOUSE_CLUSTER_ENABLED");
+    if (!enabled || (*enabled != "false" && *enabled != "0")) {
+      const auto name = GetEnv("CLICKHOUSE_CLUSTER_NAME");
+      schema_target.cluster = name && !name->empty() ? *name : "default";
+    }
   }
-  s.traces = std::make_unique<traces::TraceStore>(std::move(transport).value());
+  if (!transport.ok()) {
+    throw std::runtime_error("cannot open the tracing store (" +
+                             (s.embedded_traces ? config.ClickHousePath() : config.clickhouse_url) +
+                             "): " + transport.status().message());
+  }
+  s.traces = std::make_unique<traces::TraceStore>(std::move(transport).value(), schema_target);
   if (Status m = s.traces->Migrate(&s.trace_migrations); !m.ok()) {
     throw std::runtime_error("tracing store migration failed: " + m.message());
   }
 
-  auto queue = queue::OpenLocalEventQueue(config.QueueDbPath());
+  StatusOr<std::unique_ptr<queue::EventQueue>> queue = Status::Internal("no queue");
+  if (config.redis_configured) {
+    auto redis = queue::RedisOptionsFromEnv(GetEnv);
+    if (!redis.ok()) throw std::runtime_error("Redis settings: " + redis.status().message());
+    auto options = queue::RedisQueueOptionsFromEnv(GetEnv);
+    if (!options.ok()) throw std::runtime_error("queue settings: " + options.status().message());
+    queue = queue::OpenRedisEventQueue(**redis, *options);
+  } else {
+    queue = queue::OpenLocalEventQueue(config.QueueDbPath());
+  }
   if (!queue.ok()) throw std::runtime_error("cannot open the queue: " + queue.status().message());
   s.queue = std::move(queue).value();
+  s.store_description = std::string(postgres ? "Postgres" : "SQLite in " + config.data_dir) + ", " +
+                        (s.embedded_traces ? "chDB" : "ClickHouse at " + config.clickhouse_url) + ", " +
+                        (config.redis_configured ? "Redis queue" : "local queue");
 
   auth::AuthenticatorOptions auth_options;
   auth_options.cache_ttl_seconds = config.api_key_cache_enabled ? config.api_key_cache_ttl_seconds : 0;
@@ -111,9 +152,21 @@ void BlockShutdownSignals() {
 
 int Application::Serve(Roles roles) {
   Impl& s = *impl_;
+  if (!(roles.web && roles.worker) && s.embedded_traces) {
+    // chDB is in-process: one process owns the embedded store, so the roles cannot be split.
+    throw std::runtime_error(
+        "`langfuse web` and `langfuse worker` need a ClickHouse server (CLICKHOUSE_URL); with the embedded "
+        "store run both roles in one process: `langfuse server`");
+  }
   http::Router router;
   api::ApiContext context{*s.meta, *s.traces, *s.queue, *s.authenticator, s.shutting_down};
-  api::RegisterPublicApi(router, context);
+  // The web role serves the public API; a worker on its own serves only health and metrics,
+  // on its own port as Langfuse's worker does.
+  if (roles.web) {
+    api::RegisterPublicApi(router, context);
+  } else {
+    api::RegisterWorkerRoutes(router, context);
+  }
 
   std::unique_ptr<worker::IngestionWorker> worker;
   if (roles.worker) {
@@ -128,13 +181,24 @@ int Application::Serve(Roles roles) {
 
   http::ServerOptions server_options;
   server_options.bind_address = s.config.hostname;
-  server_options.port = s.config.port;
+  server_options.port = roles.web ? s.config.port : s.config.worker_port;
   server_options.io_threads = s.config.http_io_threads;
   server_options.handler_threads = s.config.http_handler_threads;
   server_options.version = kVersion;
   http::Server server(server_options, router);
   server.Start();
-  LOG_INFO("langfuse {} listening on {}:{} (data in {})", kVersion, s.config.hostname, server.port(), s.config.data_dir);
+  LOG_INFO("langfuse {} ({}) listening on {}:{} ({})", kVersion,
+           roles.web && roles.worker ? "web + worker" : roles.web ? "web" : "worker", s.config.hostname,
+           server.port(), s.store_description);
+  std::unique_ptr<otel_grpc::OtlpGrpcServer> otlp_grpc;
+  if (roles.web && s.config.otlp_grpc_port) {
+    otel_grpc::OtlpGrpcServerOptions grpc_options;
+    grpc_options.bind_address = s.config.hostname;
+    grpc_options.port = *s.config.otlp_grpc_port;
+    otlp_grpc = std::make_unique<otel_grpc::OtlpGrpcServer>(grpc_options, *s.queue, *s.authenticator);
+    otlp_grpc->Start();
+    LOG_INFO("OTLP/gRPC trace receiver listening on {}:{}", s.config.hostname, otlp_grpc->port());
+  }
 
   sigset_t set;
   sigemptyset(&set);
@@ -145,6 +209,7 @@ int Application::Serve(Roles roles) {
   LOG_INFO("received {}, shutting down: finishing in-flight requests", signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   s.shutting_down = true;
   server.Stop();
+  if (otlp_grpc) otlp_grpc->Stop();
   if (worker) {
     LOG_INFO("writing buffered events");
     worker->Stop();

@@ -20,12 +20,14 @@ An LLM observability server compatible with Langfuse's API and SDKs.
 
 Commands:
   server     Run the web and worker roles in one process (the default)
+  web        Run only the web role (public API); scale mode (CLICKHOUSE_URL set)
+  worker     Run only the worker role (ingestion); scale mode (CLICKHOUSE_URL set)
   migrate    Apply pending migrations of the transactional and tracing stores, then exit
   dlq        List or replay events in the dead-letter store
   version    Print the version
 
 Run `langfuse <command> --help` for a command's options. Configuration comes from the
-environment (Langfuse's variable names): PORT, HOSTNAME, LANGFUSE_DATA_DIR, SALT,
+environment (Langfuse's variable names): PORT, HOSTNAME, LANGFUSE_DATA_DIR, SALT, LANGFUSE_OTLP_GRPC_PORT,
 LANGFUSE_INIT_*, LANGFUSE_INGESTION_CLICKHOUSE_WRITE_BATCH_SIZE, ... (see README.md).
 )";
 
@@ -35,6 +37,22 @@ Runs the public API (web role) and the ingestion worker in one process on the em
 under LANGFUSE_DATA_DIR (default ./data): SQLite for transactional data, chDB for tracing data,
 and a durable local queue. Listens on PORT (default 3000). Stops gracefully on SIGTERM/SIGINT:
 stops accepting, finishes in-flight requests, writes buffered events, closes the stores.
+)";
+
+constexpr const char* kWebHelp = R"(Usage: langfuse web
+
+Runs the web role alone: the public API on PORT (default 3000) and the OTLP/gRPC receiver on
+LANGFUSE_OTLP_GRPC_PORT. Accepted events go to the queue for the workers. Needs the scale-mode
+stores, chosen by Langfuse's variables: DATABASE_URL (Postgres), CLICKHOUSE_URL (ClickHouse over
+HTTP) and REDIS_CONNECTION_STRING or REDIS_HOST (Redis). Run any number of web processes.
+)";
+
+constexpr const char* kWorkerHelp = R"(Usage: langfuse worker
+
+Runs the worker role alone: reads the queue, merges events and writes them to ClickHouse.
+Serves GET /api/health, /api/ready and /metrics on LANGFUSE_WORKER_PORT (default 3030). Needs
+the scale-mode stores (see `langfuse web --help`). Run any number of workers: they share the
+Redis queue's consumer group, and a dead worker's unacknowledged entries are taken over.
 )";
 
 constexpr const char* kMigrateHelp = R"(Usage: langfuse migrate
@@ -68,12 +86,16 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
     return 0;
   }
   if (command == "dlq") return langfuse::app::RunDlqCommand(args);
-  if (command != "server" && command != "migrate") {
+  if (command != "server" && command != "migrate" && command != "web" && command != "worker") {
     std::fprintf(stderr, "langfuse: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return 2;
   }
   if (WantsHelp(args)) {
-    std::fputs(command == "server" ? kServerHelp : kMigrateHelp, stdout);
+    std::fputs(command == "server"   ? kServerHelp
+               : command == "web"    ? kWebHelp
+               : command == "worker" ? kWorkerHelp
+                                     : kMigrateHelp,
+               stdout);
     return 0;
   }
   if (!args.empty()) {
@@ -92,8 +114,11 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
                 app->applied_meta_migrations(), app->applied_trace_migrations());
     return 0;
   }
-  app->Initialize();
-  return app->Serve(langfuse::app::Roles{});
+  langfuse::app::Roles roles;
+  roles.web = command != "worker";
+  roles.worker = command != "web";
+  if (roles.web) app->Initialize();  // headless initialisation: once per deployment, by a web process
+  return app->Serve(roles);
 }
 
 }  // namespace

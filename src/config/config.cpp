@@ -28,6 +28,26 @@ bool ParseBool(const EnvLookup& env, const std::string& name, bool fallback) {
   throw std::invalid_argument(name + " must be true or false, got '" + *value + "'");
 }
 
+// A port, or nullopt when switched off by a negative number, "off" or "disabled".
+std::optional<uint16_t> ParseOptionalPort(const EnvLookup& env, const std::string& name,
+                                          std::optional<uint16_t> fallback) {
+  const auto value = env(name);
+  if (!value || value->empty()) return fallback;
+  std::string lower(*value);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (lower == "off" || lower == "disabled") return std::nullopt;
+  int64_t out = 0;
+  const char* end = value->data() + value->size();
+  auto [ptr, ec] = std::from_chars(value->data(), end, out);
+  if (ec != std::errc() || ptr != end || out > 65535) {
+    throw std::invalid_argument(name +
+                                " must be a port between 0 and 65535, or a negative number, \"off\" or " +
+                                "\"disabled\" to turn it off, got '" + *value + "'");
+  }
+  if (out < 0) return std::nullopt;
+  return static_cast<uint16_t>(out);
+}
+
 std::string ParseString(const EnvLookup& env, const std::string& name, std::string fallback) {
   const auto value = env(name);
   return value && !value->empty() ? *value : fallback;
@@ -58,6 +78,11 @@ Config LoadConfig(const EnvLookup& env) {
   c.http_io_threads = static_cast<int>(ParseInt(env, "LANGFUSE_HTTP_IO_THREADS", c.http_io_threads, 0, 256));
   c.http_handler_threads =
       static_cast<int>(ParseInt(env, "LANGFUSE_HTTP_HANDLER_THREADS", c.http_handler_threads, 1, 1024));
+  c.otlp_grpc_port = ParseOptionalPort(env, "LANGFUSE_OTLP_GRPC_PORT", c.otlp_grpc_port);
+  c.database_url = ParseString(env, "DATABASE_URL", "");
+  c.clickhouse_url = ParseString(env, "CLICKHOUSE_URL", "");
+  c.redis_configured = !ParseString(env, "REDIS_CONNECTION_STRING", "").empty() || !ParseString(env, "REDIS_HOST", "").empty();
+  c.worker_port = static_cast<uint16_t>(ParseInt(env, "LANGFUSE_WORKER_PORT", c.worker_port, 0, 65535));
   c.write_batch_size = static_cast<int>(
       ParseInt(env, "LANGFUSE_INGESTION_CLICKHOUSE_WRITE_BATCH_SIZE", c.write_batch_size, 1, 1'000'000));
   c.write_interval_ms = static_cast<int>(

@@ -19,6 +19,17 @@ struct Config {
   bool api_key_cache_enabled = true;          //!< LANGFUSE_CACHE_API_KEY_ENABLED
   int http_io_threads = 0;                    //!< LANGFUSE_HTTP_IO_THREADS (0 = one per core)
   int http_handler_threads = 32;              //!< LANGFUSE_HTTP_HANDLER_THREADS
+  //! LANGFUSE_OTLP_GRPC_PORT: the OTLP/gRPC trace receiver's port on HOSTNAME; 0 picks a free
+  //! port; nullopt (a negative value, "off" or "disabled") turns the receiver off.
+  std::optional<uint16_t> otlp_grpc_port = 4317;
+
+  // Scale mode: external stores instead of the embedded ones, each switched on by its variable.
+  std::string database_url;    //!< DATABASE_URL: Postgres for transactional data (else SQLite)
+  std::string clickhouse_url;  //!< CLICKHOUSE_URL: a ClickHouse server over HTTP (else chDB)
+  //! Redis for the queue (else the local queue file): REDIS_CONNECTION_STRING or REDIS_HOST; the
+  //! queue module reads the details (port, auth, TLS, key prefix).
+  bool redis_configured = false;
+  uint16_t worker_port = 3030;  //!< LANGFUSE_WORKER_PORT: health and metrics of `langfuse worker`
 
   // Worker (Langfuse's ingestion variables).
   //! LANGFUSE_INGESTION_CLICKHOUSE_WRITE_BATCH_SIZE. Langfuse's default is 1000; chDB's fixed cost

@@ -81,7 +81,8 @@ struct ScorePatch {
   std::string name;
   double value = 0;
   std::optional<std::string> string_value;
-  std::string data_type;  //!< NUMERIC, CATEGORICAL, BOOLEAN, TEXT
+  std::string data_type;  //!< NUMERIC, CATEGORICAL, BOOLEAN, CORRECTION, TEXT
+  std::string long_string_value;  //!< CORRECTION: the corrected output
   Field<std::string> trace_id;
   Field<std::string> session_id;
   Field<std::string> dataset_run_id;

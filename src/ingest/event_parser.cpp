@@ -261,6 +261,20 @@ bool ReadScoreBody(object body, ScorePatch& s, Validation& v) {
   } else if (type == "CATEGORICAL") {
     if (!is_string) return v.Fail("value", "CATEGORICAL scores need a string value");
     s.string_value = std::string(text);
+    // The label's numeric value, set by the web role once it checked the score against its
+    // config (api/score_validation.h); honoured only next to a configId.
+    element category_value;
+    double category_number = 0;
+    if (s.config_id.has_value() && !s.config_id.value.empty() && Lookup(body, "_configCategoryValue", category_value) &&
+        category_value.get_double().get(category_number) == simdjson::SUCCESS && std::isfinite(category_number)) {
+      s.value = category_number;
+    }
+  } else if (type == "CORRECTION") {
+    // Langfuse's CORRECTION score: the corrected output text, stored as long_string_value under
+    // the name "output" with value 0 (validateAndInflateScore).
+    if (!is_string) return v.Fail("value", "CORRECTION scores need a string value");
+    s.name = "output";
+    s.long_string_value = std::string(text);
   } else if (type == "BOOLEAN") {
     if (!is_number || (number != 0 && number != 1)) return v.Fail("value", "BOOLEAN scores need the value 0 or 1");
     s.value = number;
@@ -270,7 +284,8 @@ bool ReadScoreBody(object body, ScorePatch& s, Validation& v) {
       return v.Fail("value", "TEXT scores need a string of 1 to 500 characters");
     s.string_value = std::string(text);
   } else {
-    return v.Fail("dataType", "Invalid enum value. Expected 'NUMERIC' | 'CATEGORICAL' | 'BOOLEAN' | 'TEXT'");
+    return v.Fail("dataType",
+                  "Invalid enum value. Expected 'NUMERIC' | 'CATEGORICAL' | 'BOOLEAN' | 'CORRECTION' | 'TEXT'");
   }
   s.data_type = type;
   return true;

@@ -122,6 +122,19 @@ TEST(ParseEvent, ScoresByDataType) {
   EXPECT_TRUE(error) << "name is required";
 }
 
+TEST(ParseEvent, CorrectionScoresAndCheckedCategoryValues) {
+  auto correction = ParseOk(R"({"id":"e","timestamp":"2024-01-01T00:00:00Z","type":"score-create","body":{"id":"s","traceId":"t","name":"x","value":"fixed","dataType":"CORRECTION"}})");
+  EXPECT_EQ(correction.score.data_type, "CORRECTION");
+  EXPECT_EQ(correction.score.name, "output");
+  EXPECT_EQ(correction.score.long_string_value, "fixed");
+  EXPECT_FALSE(correction.score.string_value);
+  // The category value the web role sets after its config check counts only next to a configId.
+  auto checked = ParseOk(R"({"id":"e","timestamp":"2024-01-01T00:00:00Z","type":"score-create","body":{"id":"s","name":"q","value":"good","dataType":"CATEGORICAL","configId":"c","_configCategoryValue":2}})");
+  EXPECT_EQ(checked.score.value, 2);
+  auto unchecked = ParseOk(R"({"id":"e","timestamp":"2024-01-01T00:00:00Z","type":"score-create","body":{"id":"s","name":"q","value":"good","dataType":"CATEGORICAL","_configCategoryValue":2}})");
+  EXPECT_EQ(unchecked.score.value, 0);
+}
+
 TEST(NormalizeEnvironment, FollowsLangfuse) {
   EXPECT_EQ(NormalizeEnvironment("Production"), "production");
   EXPECT_EQ(NormalizeEnvironment("langfuse-staging"), "staging");

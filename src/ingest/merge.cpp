@@ -200,6 +200,7 @@ void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const Ingestio
   row.name = s.name;
   row.value = s.value;
   row.string_value = s.string_value;
+  row.long_string_value = s.long_string_value;
   row.data_type = s.data_type;
   row.source = s.source;
   // trace_id is fixed by the first event that names one.

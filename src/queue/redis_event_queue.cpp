@@ -109,6 +109,25 @@ return moved
 // Resets the idle time of the entries this consumer still owns; returns the ids it no longer owns
 // (taken over by another consumer, or acknowledged).
 // KEYS: stream. ARGV: group, consumer, ids...
+// Takes or renews the reader lease: KEYS[1] lease, ARGV[1] consumer, ARGV[2] ttl ms. 1 when held.
+constexpr const char* kLeaseScript = R"lua(
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+elseif not holder then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+)lua";
+
+// Gives the lease up if this consumer holds it: KEYS[1] lease, ARGV[1] consumer.
+constexpr const char* kReleaseLeaseScript = R"lua(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)lua";
+
 constexpr const char* kKeepAliveScript = R"lua(
 local lost = {}
 for i = 3, #ARGV do
@@ -515,6 +534,7 @@ class RedisEventQueue final : public EventQueue {
         stream_key_(redis.key_prefix + "langfuse:ingestion"),
         events_key_(redis.key_prefix + "langfuse:ingestion:pending-events"),
         dlq_key_(redis.key_prefix + "langfuse:ingestion:dlq"),
+        lease_key_(redis.key_prefix + "langfuse:ingestion:reader"),
         sweep_idle_ms_(std::max<int64_t>(3'600'000, 10 * options.claim_min_idle_ms)),
         pool_(redis_, options.max_connections),
         reader_(redis_, kBlockSliceMs),
@@ -527,6 +547,11 @@ class RedisEventQueue final : public EventQueue {
     }
     keeper_cv_.notify_all();
     keeper_.join();
+    if (leader_.load()) {
+      // A clean stop hands the stream over at once instead of after the lease expires.
+      Command c{"EVAL", kReleaseLeaseScript, "1", lease_key_, consumer_};
+      (void)Call(c);
+    }
     if (has_read_.load()) {
       // A clean shutdown leaves no consumer behind; one that still owns entries stays, so that
       // another consumer can take them over.
@@ -611,6 +636,15 @@ class RedisEventQueue final : public EventQueue {
     has_read_ = true;
     const auto deadline = Clock::now() + wait;
     for (;;) {
+      if (options_.exclusive_reader) {
+        ASSIGN_OR_RETURN(const bool leader, HoldLease());
+        if (!leader) {
+          // A standby: another consumer reads. Wait (interruptibly) and report nothing.
+          if (interrupted_.exchange(false) || Clock::now() >= deadline) return std::vector<QueueItem>{};
+          std::this_thread::sleep_for(std::min<Clock::duration>(deadline - Clock::now(), std::chrono::milliseconds(kBlockSliceMs)));
+          continue;
+        }
+      }
       if (Clock::now() >= next_claim_) {
         ASSIGN_OR_RETURN(auto claimed, ClaimIdle(max_items));
         if (!claimed.empty()) return Hold(std::move(claimed));
@@ -877,12 +911,26 @@ class RedisEventQueue final : public EventQueue {
     return items;
   }
 
+  // Takes the reader lease if free, renews it if ours. True when this consumer holds it.
+  StatusOr<bool> HoldLease() {
+    Command c{"EVAL", kLeaseScript, "1", lease_key_, consumer_};
+    c.Int(options_.claim_min_idle_ms);
+    ASSIGN_OR_RETURN(auto reply, Call(c));
+    if (IsError(reply.get())) return ServerError(reply.get(), "reader lease");
+    const bool held = reply->type == REDIS_REPLY_INTEGER && reply->integer == 1;
+    if (held && !leader_.exchange(true)) LOG_INFO("queue: this worker ({}) now reads the ingestion queue", consumer_);
+    if (!held && leader_.exchange(false)) LOG_WARN("queue: this worker ({}) lost the reader lease", consumer_);
+    return held;
+  }
+
   // Touches the entries this consumer holds every third of the claim idle time.
   void KeepAliveLoop() {
     const auto interval = std::chrono::milliseconds(std::max<int64_t>(options_.claim_min_idle_ms / 3, 5));
     std::unique_lock lock(keeper_mu_);
     while (!keeper_cv_.wait_for(lock, interval, [&] { return stopping_; })) {
       lock.unlock();
+      // The lease is renewed here too: a worker busy with a long insert does not call Read.
+      if (options_.exclusive_reader && leader_.load()) (void)HoldLease();
       std::vector<std::string> held;
       {
         std::lock_guard held_lock(held_mu_);
@@ -913,6 +961,8 @@ class RedisEventQueue final : public EventQueue {
   const std::string stream_key_;
   const std::string events_key_;
   const std::string dlq_key_;
+  const std::string lease_key_;
+  std::atomic<bool> leader_{false};  // holds the reader lease (exclusive_reader)
   const int64_t sweep_idle_ms_;
   ConnectionPool pool_;
   std::atomic<bool> reachable_{true};

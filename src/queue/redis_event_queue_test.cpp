@@ -303,6 +303,15 @@ StatusOr<std::unique_ptr<EventQueue>> OpenAt(const std::string& prefix) {
   return OpenRedisEventQueue(o, q);
 }
 
+StatusOr<std::unique_ptr<EventQueue>> OpenSharedAt(const std::string& prefix) {
+  RedisOptions o = *TestRedis();
+  o.key_prefix = prefix;
+  RedisQueueOptions q;
+  q.claim_min_idle_ms = kClaimIdleMs;
+  q.exclusive_reader = false;
+  return OpenRedisEventQueue(o, q);
+}
+
 EventQueueConformanceParam RedisParam() {
   EventQueueConformanceParam p;
   p.name = "redis";
@@ -339,6 +348,12 @@ class RedisQueueTest : public ::testing::Test {
 
   std::unique_ptr<EventQueue> Open() {
     auto q = OpenAt(prefix_);
+    EXPECT_TRUE(q.ok()) << q.status().message();
+    return q.ok() ? std::move(q).value() : nullptr;
+  }
+  //! Consumers that share the entries instead of one reading at a time.
+  std::unique_ptr<EventQueue> OpenShared() {
+    auto q = OpenSharedAt(prefix_);
     EXPECT_TRUE(q.ok()) << q.status().message();
     return q.ok() ? std::move(q).value() : nullptr;
   }
@@ -399,9 +414,25 @@ TEST_F(RedisQueueTest, KeysLiveUnderThePrefix) {
   EXPECT_EQ(std::string(raw_->Run({"GET", prefix_ + "langfuse:ingestion:pending-events"})->str), "0");
 }
 
-TEST_F(RedisQueueTest, TwoConsumersShareWorkWithoutDuplicates) {
+TEST_F(RedisQueueTest, OnlyOneExclusiveReaderReadsAndAStandbyTakesOver) {
   auto a = Open();
   auto b = Open();
+  ASSERT_TRUE(a && b);
+  ASSERT_TRUE(a->Append({{"1", 1}, {"2", 1}}).ok());
+  auto first = a->Read(1, milliseconds(0));
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->size(), 1u);
+  // `a` holds the lease: `b` reads nothing while `a` lives, even with an entry waiting.
+  EXPECT_TRUE(ReadUntil(*b, 1, milliseconds(3 * kClaimIdleMs)).empty());
+  ASSERT_TRUE(a->Ack(Ids(*first)).ok());
+  a.reset();  // a clean stop hands the lease over
+  auto rest = ReadUntil(*b, 1, milliseconds(5000));
+  EXPECT_EQ(Payloads(rest), (Strings{"2"}));
+}
+
+TEST_F(RedisQueueTest, TwoConsumersShareWorkWithoutDuplicates) {
+  auto a = OpenShared();
+  auto b = OpenShared();
   ASSERT_TRUE(a && b);
   for (int batch = 0; batch < 10; ++batch) {
     std::vector<EventQueue::NewItem> items;

@@ -46,6 +46,12 @@ struct RedisQueueOptions {
   int max_connections = 8;
   //! Consumer name in the group; empty: `<hostname>-<pid>-<random>` (unique per process).
   std::string consumer_name;
+  //! Only one consumer of the stream reads at a time: it holds a lease in Redis (renewed while
+  //! it lives, expiring claim_min_idle_ms after it dies) and the others wait as standbys. The
+  //! worker needs this: it merges each event with the stored row, so two workers merging events
+  //! of the same trace at once would each write a row missing the other's events. Off: the
+  //! consumers share the stream's entries (for consumers whose work does not merge).
+  bool exclusive_reader = true;
 };
 
 using RedisEnvLookup = std::function<std::optional<std::string>(const std::string&)>;

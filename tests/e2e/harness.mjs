@@ -10,6 +10,7 @@
 // Only Node 20 built-ins are used here.
 
 import { spawn } from 'node:child_process';
+import { makeScaleServer, scaleTopologyRequested } from './scale_topology.mjs';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -41,6 +42,7 @@ const liveServers = new Set();
 process.on('exit', () => {
   for (const s of liveServers) {
     try { s._child?.kill('SIGKILL'); } catch { /* already gone */ }
+    try { s.killAllSync?.(); } catch { /* already gone */ }
   }
 });
 
@@ -69,6 +71,17 @@ export function freePort() {
       const { port } = srv.address();
       srv.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether a TCP connection to 127.0.0.1:port is accepted. */
+function tcpAccepts(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (ok) => { socket.destroy(); resolve(ok); };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
   });
 }
 
@@ -112,10 +125,14 @@ function readTail(file, lines = 80) {
  * opts.project   init org/project/keys (default: makeProject('a'))
  * opts.env       extra environment variables
  * opts.name      label used in the temp dir name and in messages
+ * opts.grpcPort  OTLP/gRPC port (default: a free one; LANGFUSE_OTLP_GRPC_PORT in opts.env wins)
  *
- * Returns {baseUrl, port, dataDir, tmpDir, logPath, project, publicKey, secretKey, projectId,
- *          auth, stop(), kill(signal), restart({project, env}), logTail(n), isRunning()}.
- * restart() reuses the data dir and the port.
+ * Returns {baseUrl, port, grpcPort, grpcAddress, dataDir, tmpDir, logPath, project, publicKey,
+ *          secretKey, projectId, auth, stop(), kill(signal), restart({project, env}), logTail(n),
+ *          isRunning(), grpcReady()}. grpcPort is null when opts.env sets LANGFUSE_OTLP_GRPC_PORT
+ *          to 0 or off. The gRPC receiver starts right after the HTTP server answers: tests that
+ *          use it await grpcReady() first.
+ * restart() reuses the data dir and the ports.
  */
 export async function startServer(opts = {}) {
   const bin = requireBin();
@@ -126,12 +143,18 @@ export async function startServer(opts = {}) {
   const logPath = path.join(tmpDir, 'server.log');
   const port = opts.port || (await freePort());
   const project = opts.project || makeProject('a');
+  // The OTLP/gRPC receiver would otherwise take its default port 4317, shared by every server.
+  const grpcEnv = opts.env?.LANGFUSE_OTLP_GRPC_PORT;
+  const grpcPort = grpcEnv !== undefined ? (/^[1-9]\d*$/.test(grpcEnv) ? Number(grpcEnv) : null)
+    : (opts.grpcPort || (await freePort()));
 
   const server = {
     name,
     bin,
     port,
     baseUrl: `http://127.0.0.1:${port}`,
+    grpcPort,
+    grpcAddress: grpcPort ? `127.0.0.1:${grpcPort}` : null,
     tmpDir,
     dataDir,
     logPath,
@@ -156,6 +179,18 @@ export async function startServer(opts = {}) {
       return readTail(this.logPath, lines);
     },
 
+    /** Waits (up to 10 s) until the OTLP/gRPC port accepts connections. */
+    async grpcReady(timeoutMs = 10_000) {
+      if (!this.grpcPort) throw new Error(`${this.name} has no known OTLP/gRPC port`);
+      const deadline = Date.now() + timeoutMs;
+      while (!(await tcpAccepts(this.grpcPort))) {
+        if (Date.now() > deadline || this.lastExitOfCurrent !== undefined) {
+          throw new Error(`${this.name}: OTLP/gRPC port ${this.grpcPort} does not accept connections\n--- server log tail (${this.logPath}) ---\n${this.logTail()}`);
+        }
+        await sleep(HEALTH_POLL_MS);
+      }
+    },
+
     async _spawn(initProject) {
       const env = { ...process.env };
       for (const k of SCRUBBED_ENV) delete env[k];
@@ -171,6 +206,7 @@ export async function startServer(opts = {}) {
         LANGFUSE_INIT_PROJECT_NAME: initProject.projectName,
         LANGFUSE_INIT_PROJECT_PUBLIC_KEY: initProject.publicKey,
         LANGFUSE_INIT_PROJECT_SECRET_KEY: initProject.secretKey,
+        ...(this.grpcPort ? { LANGFUSE_OTLP_GRPC_PORT: String(this.grpcPort) } : {}),
         ...this.extraEnv,
       });
       this.starts += 1;
@@ -270,6 +306,12 @@ export async function startServer(opts = {}) {
     },
   };
 
+  // LANGFUSE_E2E_TOPOLOGY=scale: the same server object drives web + worker processes on
+  // PostgreSQL, Redis and ClickHouse over HTTP instead of one embedded process.
+  if (scaleTopologyRequested()) {
+    makeScaleServer(server);
+    liveServers.add(server);
+  }
   await server._spawn(project);
   return server;
 }

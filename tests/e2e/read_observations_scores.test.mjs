@@ -416,8 +416,7 @@ describe('score configs', () => {
     assert.deepEqual(idsOf(res), [numId]);
   });
 
-  // A known gap (baseIt: a failing todo must not keep the temp dir as a failure would).
-  baseIt('maps a categorical label to its numeric value', { todo: 'the ingestion worker does not read configs yet' }, async () => {
+  it('maps a categorical label to its numeric value', async () => {
     const sid = uid('cfg-score-');
     const res = await api(srv, 'POST', '/api/public/scores', { auth: authA, body: { id: sid, traceId: ids.tA1, name: 'x', value: 'bad', configId: cfg.cat.id } });
     assert.equal(res.status, 200, show(res));

@@ -7,6 +7,10 @@
 namespace langfuse::api {
 
 void RegisterHealthRoutes(http::Router& router, ApiContext& context);
+//! The answers of the health routes: 200 when every store answers, 503 naming the one that
+//! does not; ready is 500 once shutting down.
+http::Response HealthResponse(ApiContext& context);
+http::Response ReadyResponse(ApiContext& context);
 void RegisterProjectRoutes(http::Router& router, ApiContext& context);
 void RegisterIngestionRoutes(http::Router& router, ApiContext& context);
 void RegisterTraceRoutes(http::Router& router, ApiContext& context);

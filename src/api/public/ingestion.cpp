@@ -5,6 +5,7 @@
 #include "api/json_views.h"
 #include "api/public/handlers.h"
 #include "api/request_auth.h"
+#include "api/score_validation.h"
 #include "common/metrics.h"
 #include "common/time.h"
 #include "ingest/batch.h"
@@ -33,6 +34,11 @@ void RegisterIngestionRoutes(http::Router& router, ApiContext& context) {
           400, Json{{"message", "Invalid request data"}, {"errors", Json::array({validation.status().message()})},
                     {"error", validation.status().message()}}
                    .dump());
+    }
+    // Scores against their configs (and the other score rules), before anything is queued.
+    if (Status scores = CheckBatchScores(ScoreConfigCacheFor(context.meta), auth->project_id, *validation);
+        !scores.ok()) {
+      return ErrorResponse(scores);
     }
     if (!validation->accepted.empty()) {
       const std::string payload =

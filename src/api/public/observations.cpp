@@ -1,6 +1,7 @@
 // GET /api/public/observations (v1 list) and GET /api/public/observations/{observationId}.
 #include <array>
 
+#include "api/filter_param.h"
 #include "api/json_views.h"
 #include "api/public/handlers.h"
 #include "api/public/query_params.h"
@@ -33,11 +34,6 @@ std::optional<std::string> OptionalQuery(const http::Request& request, std::stri
 
 StatusOr<traces::ObservationListFilter> ParseFilter(const http::Request& request) {
   traces::ObservationListFilter f;
-  if (request.QueryParam("filter") != nullptr) {
-    return Status::InvalidArgument(
-        "The filter parameter (advanced filters) is not supported by this server; use "
-        "the simple query parameters");
-  }
   f.name = OptionalQuery(request, "name");
   f.user_id = OptionalQuery(request, "userId");
   f.trace_id = OptionalQuery(request, "traceId");
@@ -75,6 +71,13 @@ void RegisterObservationRoutes(http::Router& router, ApiContext& context) {
     if (!paging.ok()) return ErrorResponse(paging.status());
     auto filter = ParseFilter(request);
     if (!filter.ok()) return ErrorResponse(filter.status());
+    if (const std::string* text = request.QueryParam("filter"); text != nullptr) {
+      Json issues = Json::array();
+      auto conditions = ParseFilterParam(*text, issues);
+      if (!conditions.ok()) return ErrorResponse(conditions.status());
+      if (!issues.empty()) return public_query::InvalidRequestData(std::move(issues));
+      filter->conditions = std::move(conditions).value();
+    }
     auto page = traces::ListObservations(context.traces.transport(), auth->project_id, *filter, *paging);
     if (!page.ok()) return ErrorResponse(page.status());
 

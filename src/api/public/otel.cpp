@@ -1,24 +1,16 @@
 // POST /api/public/otel/v1/traces (OTLP over HTTP, protobuf or JSON, optionally gzip) and the
 // no-op POST /api/public/otel/v1/metrics. Spans become ingestion events (otel/otel_mapping.h) that
 // are made durable in the same queue as POST /api/public/ingestion before the answer is sent, so
-// an acknowledged span is never lost; the worker merges them like any other event.
-#include <charconv>
-
+// an acknowledged span is never lost; the worker merges them like any other event. The mapping
+// and the enqueue are shared with the OTLP/gRPC receiver (api/otel_export.h).
+#include "api/otel_export.h"
 #include "api/public/handlers.h"
 #include "api/request_auth.h"
 #include "common/metrics.h"
-#include "common/time.h"
-#include "ingest/batch.h"
-#include "otel/otel_mapping.h"
 #include "otel/otlp.h"
 
 namespace langfuse::api {
 namespace {
-
-Counter& SpanCounter(const char* outcome) {
-  return Metrics().GetCounter("langfuse_otel_spans_total", "OTLP spans by outcome",
-                              std::string("outcome=\"") + outcome + "\"");
-}
 
 Counter& RequestErrorCounter(const char* reason) {
   return Metrics().GetCounter("langfuse_otel_request_errors_total", "OTLP trace requests refused, by reason",
@@ -37,7 +29,6 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-
 http::Response HandleTraces(ApiContext& context, http::Request& request) {
   http::Response error;
   auto auth = AuthenticateRequest(context, request, KeyAccess::kProject, error);
@@ -45,16 +36,8 @@ http::Response HandleTraces(ApiContext& context, http::Request& request) {
 
   std::string_view version = request.Header("x-langfuse-ingestion-version");
   if (version.empty()) version = request.Header("x_langfuse_ingestion_version");
-  if (!version.empty()) {
-    // parseInt semantics: leading digits count, anything unparsable or above 4 is refused.
-    int64_t parsed = 0;
-    const auto [end, ec] = std::from_chars(version.data(), version.data() + version.size(), parsed);
-    if (ec != std::errc() || end == version.data() || parsed > 4) {
-      return JsonError(400,
-                       "Unsupported x-langfuse-ingestion-version: \"" + std::string(version.substr(0, 32)) +
-                           "\". Maximum supported: \"4\".",
-                       "ingestion_version");
-    }
+  if (Status supported = CheckOtelIngestionVersion(version); !supported.ok()) {
+    return JsonError(400, supported.message(), "ingestion_version");
   }
 
   const std::string content_type = Lower(request.Header("content-type"));
@@ -79,24 +62,18 @@ http::Response HandleTraces(ApiContext& context, http::Request& request) {
   auto decoded = is_protobuf ? otel::DecodeProtobufRequest(body) : otel::DecodeJsonRequest(body);
   if (!decoded.ok()) return JsonError(400, decoded.status().message(), is_protobuf ? "protobuf" : "json");
 
-  const int64_t now = NowMs();
-  otel::MappedSpans mapped = otel::MapToIngestionEvents(*decoded, now);
-  if (!mapped.events.empty()) {
-    const std::string payload = ingest::EncodeQueuePayload(auth->project_id, IngestionSourceOf(request, *auth, "otel"), now, mapped.events);
-    Status queued = context.queue.Append({{payload, static_cast<uint32_t>(mapped.events.size())}});
-    if (!queued.ok()) return ErrorResponse(queued);
-  }
-  SpanCounter("accepted").Add(static_cast<uint64_t>(mapped.accepted_spans));
-  SpanCounter("rejected").Add(static_cast<uint64_t>(mapped.rejected_spans));
+  auto exported = ExportOtelSpans(context.queue, *auth, IngestionSourceOf(request, *auth, "otel"), *decoded);
+  if (!exported.ok()) return ErrorResponse(exported.status());
 
   if (is_protobuf) {
     http::Response response;
     response.status = 200;
     response.content_type = "application/x-protobuf";
-    response.body = otel::EncodeProtobufResponse(mapped.rejected_spans, mapped.error_message);
+    response.body = otel::EncodeProtobufResponse(exported->rejected_spans, exported->error_message);
     return response;
   }
-  return http::Response::Json(200, otel::EncodeJsonResponse(mapped.rejected_spans, mapped.error_message));
+  return http::Response::Json(200,
+                              otel::EncodeJsonResponse(exported->rejected_spans, exported->error_message));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "api/json_views.h"
 #include "api/public/handlers.h"
 #include "api/request_auth.h"
+#include "api/score_validation.h"
 #include "common/ids.h"
 #include "common/time.h"
 #include "storage/traces/observation_queries.h"
@@ -257,6 +258,9 @@ http::Response Update(ApiContext& context, const std::string& project_id, const 
   }
   config.updated_at_ms = NowMs();
   Status updated = context.meta.UpdateScoreConfig(config);
+  // Scores posted from now on are checked against the new version (this process at once,
+  // others within the cache's lifetime).
+  ScoreConfigCacheFor(context.meta).Invalidate(project_id, config.id);
   if (!updated.ok()) return ErrorResponse(updated);
   return http::Response::Json(200, Dump(ConfigView(config)));
 }

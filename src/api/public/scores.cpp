@@ -10,10 +10,12 @@
 
 #include <fmt/core.h>
 
+#include "api/filter_param.h"
 #include "api/json_views.h"
 #include "api/public/handlers.h"
 #include "api/public/query_params.h"
 #include "api/request_auth.h"
+#include "api/score_validation.h"
 #include "common/ids.h"
 #include "common/json_text.h"
 #include "common/time.h"
@@ -108,11 +110,6 @@ StatusOr<traces::ScoreListQuery> ParseListQuery(const http::Request& request, Sc
   q.version = version;
   ASSIGN_OR_RETURN(q.paging,
                    traces::ParseListPaging(request.QueryParam("page"), request.QueryParam("limit")));
-  if (request.QueryParam("filter") != nullptr) {
-    return Status::InvalidArgument(
-        "The filter parameter (advanced filters) is not supported by this server; use "
-        "the simple query parameters");
-  }
   traces::ScoreListFilter& f = q.filter;
   f.name = OptionalQuery(request, "name");
   f.config_id = OptionalQuery(request, "configId");
@@ -173,6 +170,13 @@ http::Response ListScoresResponse(ApiContext& context, const http::Request& requ
   if (!auth) return error;
   auto query = ParseListQuery(request, version);
   if (!query.ok()) return ErrorResponse(query.status());
+  if (const std::string* text = request.QueryParam("filter"); text != nullptr) {
+    Json issues = Json::array();
+    auto conditions = ParseFilterParam(*text, issues);
+    if (!conditions.ok()) return ErrorResponse(conditions.status());
+    if (!issues.empty()) return public_query::InvalidRequestData(std::move(issues));
+    query->filter.conditions = std::move(conditions).value();
+  }
   auto page = traces::ListScores(context.traces.transport(), auth->project_id, *query);
   if (!page.ok()) return ErrorResponse(page.status());
 
@@ -213,83 +217,23 @@ http::Response GetScoreResponse(ApiContext& context, http::Request& request, Sco
 
 // ---- writing ------------------------------------------------------------------------------------
 
-std::string FormatNumber(double value) { return fmt::format("{}", value); }
-
-// Langfuse's checks of a posted score against its config (validateAndInflateScore): the config
-// must exist in the project and not be archived, the data type must match, the value must fit
-// the range or name a category. On success the body takes the config's name and data type.
-Status CheckAgainstConfig(ApiContext& context, const std::string& project_id, Json& body) {
+// POST /scores takes only the sources an API client may set (Langfuse's
+// PublicApiCreateScoreSourceDomain), then every check ingestion applies (api/score_validation.h);
+// a score naming a config takes the config's name, data type and category value.
+Status CheckPostedScore(ApiContext& context, const std::string& project_id, Json& body) {
   if (body.contains("source") && body["source"].is_string()) {
     const std::string source = body["source"].get<std::string>();
     if (source != "API" && source != "ANNOTATION") {
       return Status::InvalidArgument("Invalid request data: source must be one of API, ANNOTATION");
     }
   }
-  const bool has_config = body.contains("configId") && body["configId"].is_string() &&
-                          !body["configId"].get<std::string>().empty();
-  const bool correction = body.contains("dataType") && body["dataType"] == "CORRECTION";
-  if (!has_config) {
-    if (body.contains("source") && body["source"] == "ANNOTATION" && !correction) {
-      return Status::InvalidArgument(
-          "configId is required when source is ANNOTATION (except for CORRECTION scores).");
-    }
-    return Status::Ok();
+  auto inflation = ValidateScore(ScoreConfigCacheFor(context.meta), project_id, body);
+  if (!inflation.ok()) return inflation.status();
+  if (inflation->has_value()) {
+    ApplyScoreInflation(**inflation, body);
+  } else {
+    body.erase(std::string(kCategoryValueField));
   }
-  auto config = context.meta.GetScoreConfig(project_id, body["configId"].get<std::string>());
-  if (!config.ok()) return config.status();
-  if (!config->has_value()) {
-    return Status::InvalidArgument("The configId you provided does not match a valid config in this project");
-  }
-  const meta::ScoreConfig& c = **config;
-  if (body.contains("dataType") && body["dataType"].is_string() && body["dataType"] != c.data_type) {
-    return Status::InvalidArgument(fmt::format("Data type mismatch based on config: expected {}, got {}",
-                                               c.data_type, body["dataType"].get<std::string>()));
-  }
-  if (c.is_archived) {
-    return Status::InvalidArgument(
-        "Config is archived and cannot be used to create new scores. Please restore the config first.");
-  }
-  const Json value = body.contains("value") ? body["value"] : Json(nullptr);
-  auto invalid = [](const std::string& why) {
-    return Status::InvalidArgument("Ingested score body not valid against provided config: " + why);
-  };
-  if (c.data_type == "NUMERIC") {
-    if (!value.is_number()) return invalid("value must be a number for a NUMERIC config");
-    const double v = value.get<double>();
-    if (c.max_value && v > *c.max_value) {
-      return invalid(
-          fmt::format("Value exceeds maximum value of {} defined in config", FormatNumber(*c.max_value)));
-    }
-    if (c.min_value && v < *c.min_value) {
-      return invalid(
-          fmt::format("Value is below minimum value of {} defined in config", FormatNumber(*c.min_value)));
-    }
-  } else if (c.data_type == "CATEGORICAL") {
-    if (!value.is_string())
-      return invalid("value must be a category label (a string) for a CATEGORICAL config");
-    const std::string label = value.get<std::string>();
-    const Json categories = ParseStoredJson(c.categories);
-    bool known = false;
-    if (categories.is_array()) {
-      for (const Json& category : categories) {
-        known = known || (category.is_object() && category.contains("label") && category["label"] == label);
-      }
-    }
-    if (!known) {
-      return invalid(
-          fmt::format("Value {} does not map to a valid category. Pass a valid category value.", label));
-    }
-  } else if (c.data_type == "BOOLEAN") {
-    if (!value.is_number() || (value.get<double>() != 0 && value.get<double>() != 1)) {
-      return invalid("Value must be either 0 or 1");
-    }
-  } else if (c.data_type == "TEXT") {
-    if (!value.is_string() || value.get<std::string>().empty() || value.get<std::string>().size() > 500) {
-      return invalid("value must be a string of 1 to 500 characters for a TEXT config");
-    }
-  }
-  body["name"] = c.name;
-  body["dataType"] = c.data_type;
   return Status::Ok();
 }
 
@@ -309,7 +253,7 @@ void RegisterScoreRoutes(http::Router& router, ApiContext& context) {
     if (!body.contains("id") || !body["id"].is_string() || body["id"].get<std::string>().empty())
       body["id"] = NewUuidV4();
     const std::string id = body["id"].get<std::string>();
-    Status checked = CheckAgainstConfig(context, auth->project_id, body);
+    Status checked = CheckPostedScore(context, auth->project_id, body);
     if (!checked.ok()) return ErrorResponse(checked);
     const std::string now = FormatIso8601Ms(NowMs());
     Json envelope = {

@@ -11,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "api/filter_param.h"
 #include "api/json_views.h"
 #include "api/public/handlers.h"
 #include "api/public/query_params.h"
@@ -108,17 +109,19 @@ http::Response ListTraces(ApiContext& context, http::Request& request) {
       issues.push_back(std::move(issue));
     }
   }
+  if (const std::string* text = request.QueryParam("filter"); text != nullptr) {
+    // Unreadable JSON answers on its own (Langfuse throws while parsing the query); a wrong
+    // shape joins the other parameters' issues.
+    auto conditions = ParseFilterParam(*text, issues);
+    if (!conditions.ok()) return ErrorResponse(conditions.status());
+    f.conditions = std::move(conditions).value();
+  }
   if (!issues.empty()) return InvalidRequestData(std::move(issues));
   if (order_column_name) {
     auto column = traces::TraceOrderColumnFromName(*order_column_name);
     if (!column)
       return ErrorResponse(Status::InvalidArgument("Invalid order by column: " + *order_column_name));
     query.order_column = *column;
-  }
-  if (request.QueryParam("filter") != nullptr && !request.QueryParam("filter")->empty()) {
-    return ErrorResponse(Status::InvalidArgument(
-        "The `filter` parameter is not supported by this server; use the simple query parameters "
-        "(userId, name, sessionId, tags, version, release, environment, fromTimestamp, toTimestamp)"));
   }
   const FieldGroups fields = ParseFields(request);
   query.include_io = fields.io;
@@ -214,7 +217,10 @@ http::Response GetTrace(ApiContext& context, http::Request& request) {
   }
   j["observations"] = std::move(observation_views);
   Json score_views = Json::array();
-  for (const auto& s : scores) score_views.push_back(ScoreView(s));
+  for (const auto& s : scores) {
+    // Langfuse lists the listable data types here (getScoresForTraces): no CORRECTION scores.
+    if (s.data_type != "CORRECTION") score_views.push_back(ScoreView(s));
+  }
   j["scores"] = std::move(score_views);
   return http::Response::Json(200, j.dump(-1, ' ', false, Json::error_handler_t::replace));
 }

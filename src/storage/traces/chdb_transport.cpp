@@ -108,34 +108,6 @@ StatusOr<Connection> Connect(const std::string& data_path) {
   return Connection(handle);
 }
 
-// True for statements that only read, which go to the reader pool; everything else (DDL, DELETE,
-// INSERT ... SELECT) is serialized with the inserts on the writer connection.
-bool IsReadOnly(std::string_view sql) {
-  size_t i = 0;
-  while (i < sql.size()) {
-    const char c = sql[i];
-    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(') {
-      ++i;
-    } else if (sql.substr(i, 2) == "--") {
-      i = sql.find('\n', i);
-      if (i == std::string_view::npos) return false;
-    } else if (sql.substr(i, 2) == "/*") {
-      i = sql.find("*/", i + 2);
-      if (i == std::string_view::npos) return false;
-      i += 2;
-    } else {
-      break;
-    }
-  }
-  size_t end = i;
-  while (end < sql.size() && ((sql[end] >= 'a' && sql[end] <= 'z') || (sql[end] >= 'A' && sql[end] <= 'Z')))
-    ++end;
-  std::string word(sql.substr(i, end - i));
-  for (char& c : word) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-  return word == "SELECT" || word == "WITH" || word == "SHOW" || word == "DESCRIBE" || word == "DESC" ||
-         word == "EXPLAIN" || word == "EXISTS";
-}
-
 // Owns a chdb_result and frees it on every path.
 class Result {
  public:
@@ -248,7 +220,9 @@ class ChdbTransport final : public ClickHouseTransport {
       if (!IsSqlIdentifier(p.name))
         return Status::InvalidArgument(fmt::format("bad parameter name '{}'", p.name));
     }
-    if (!IsReadOnly(sql)) {
+    // Read-only statements go to the reader pool; everything else (DDL, DELETE, INSERT ... SELECT)
+    // is serialized with the inserts on the writer connection.
+    if (!IsReadOnlyStatement(sql)) {
       std::lock_guard lock(writer_mu_);
       return Timed(metrics_.write_seconds, metrics_.write_errors,
                    [&] { return RunQuery(writer_.get(), sql, params, format); });

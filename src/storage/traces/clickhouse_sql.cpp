@@ -154,6 +154,32 @@ bool IsSqlIdentifier(std::string_view name) {
   return true;
 }
 
+bool IsReadOnlyStatement(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(') {
+      ++i;
+    } else if (sql.substr(i, 2) == "--") {
+      i = sql.find('\n', i);
+      if (i == std::string_view::npos) return false;
+    } else if (sql.substr(i, 2) == "/*") {
+      i = sql.find("*/", i + 2);
+      if (i == std::string_view::npos) return false;
+      i += 2;
+    } else {
+      break;
+    }
+  }
+  size_t end = i;
+  while (end < sql.size() && ((sql[end] >= 'a' && sql[end] <= 'z') || (sql[end] >= 'A' && sql[end] <= 'Z')))
+    ++end;
+  std::string word(sql.substr(i, end - i));
+  for (char& c : word) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  return word == "SELECT" || word == "WITH" || word == "SHOW" || word == "DESCRIBE" || word == "DESC" ||
+         word == "EXPLAIN" || word == "EXISTS";
+}
+
 std::string InsertStatement(std::string_view table, std::string_view dedup_token) {
   std::string sql = "INSERT INTO ";
   // Back-quote each dotted part: `-` is legal in our names but not in a bare identifier.

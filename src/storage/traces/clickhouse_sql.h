@@ -49,6 +49,10 @@ bool IsSafeSqlName(std::string_view name);
 //! True when `name` is non-empty and only [A-Za-z0-9_]: parameter names, formats, cluster names.
 bool IsSqlIdentifier(std::string_view name);
 
+//! True for statements that only read (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS, after any
+//! leading comments and parentheses): they may run on a reader connection and be retried.
+bool IsReadOnlyStatement(std::string_view sql);
+
 //! `INSERT INTO `db`.`table` [SETTINGS insert_deduplication_token='...']` (no FORMAT, no data)
 //! for a table and token already checked with IsSafeSqlName.
 std::string InsertStatement(std::string_view table, std::string_view dedup_token);

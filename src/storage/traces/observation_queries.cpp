@@ -103,35 +103,45 @@ QueryParam Float64Param(std::string name, double value) {
 
 StatusOr<Conditions> ScoreConditions(const ScoreListQuery& query) {
   const ScoreListFilter& f = query.filter;
+  auto advanced = CompileFilter(ScoreFilterColumns(), f.conditions);
+  if (!advanced.ok()) return advanced.status();
+  // A simple filter gives way to a `filter` condition on the same column.
+  auto simple = [&](std::string_view column) { return !advanced->Covers(column); };
   Conditions c;
-  if (f.name) c.Add("name = {name:String}", StringParam("name", *f.name));
-  if (f.source) c.Add("source = {source:String}", StringParam("source", *f.source));
-  if (f.data_type) c.Add("data_type = {data_type:String}", StringParam("data_type", *f.data_type));
+  if (f.name && simple("name")) c.Add("name = {name:String}", StringParam("name", *f.name));
+  if (f.source && simple("source")) c.Add("source = {source:String}", StringParam("source", *f.source));
+  if (f.data_type && simple("data_type")) {
+    c.Add("data_type = {data_type:String}", StringParam("data_type", *f.data_type));
+  }
   if (f.config_id) c.Add("config_id = {config_id:String}", StringParam("config_id", *f.config_id));
   if (f.queue_id) c.Add("queue_id = {queue_id:String}", StringParam("queue_id", *f.queue_id));
-  if (f.session_id) c.Add("session_id = {session_id:String}", StringParam("session_id", *f.session_id));
+  if (f.session_id && simple("session_id")) {
+    c.Add("session_id = {session_id:String}", StringParam("session_id", *f.session_id));
+  }
   if (f.dataset_run_id) {
     c.Add("dataset_run_id = {dataset_run_id:String}", StringParam("dataset_run_id", *f.dataset_run_id));
   }
-  if (f.trace_id) c.Add("trace_id = {trace_id:String}", StringParam("trace_id", *f.trace_id));
-  if (!f.observation_ids.empty()) {
+  if (f.trace_id && simple("trace_id")) c.Add("trace_id = {trace_id:String}", StringParam("trace_id", *f.trace_id));
+  if (!f.observation_ids.empty() && simple("observation_id")) {
     c.Add("observation_id IN {observation_ids:Array(String)}",
           StringArrayParam("observation_ids", f.observation_ids));
   }
-  if (!f.score_ids.empty())
+  if (!f.score_ids.empty() && simple("id"))
     c.Add("id IN {score_ids:Array(String)}", StringArrayParam("score_ids", f.score_ids));
-  if (!f.environments.empty()) {
+  if (!f.environments.empty() && simple("environment")) {
     c.Add("environment IN {environments:Array(String)}", StringArrayParam("environments", f.environments));
   }
-  if (f.from_timestamp_ms) {
+  if (f.from_timestamp_ms && simple("`timestamp`")) {
     c.Add("`timestamp` >= {from_timestamp:DateTime64(3)}",
           DateTime64MsParam("from_timestamp", *f.from_timestamp_ms));
   }
-  if (f.to_timestamp_ms) {
+  if (f.to_timestamp_ms && simple("`timestamp`")) {
     c.Add("`timestamp` < {to_timestamp:DateTime64(3)}",
           DateTime64MsParam("to_timestamp", *f.to_timestamp_ms));
   }
-  if (f.value_operator && f.value_operand) {
+  for (const QueryParam& p : advanced->params) c.AddParam(p);
+  if (advanced->Uses(ColumnSource::kRow)) c.Add(advanced->For(ColumnSource::kRow).substr(5));
+  if (f.value_operator && f.value_operand && simple("value")) {
     // The operator is spliced into the SQL text, so only the six known ones get this far.
     if (!IsValueOperator(*f.value_operator)) {
       return Status::InvalidArgument("operator must be one of <, >, <=, >=, =, !=");
@@ -155,7 +165,9 @@ StatusOr<Conditions> ScoreConditions(const ScoreListQuery& query) {
   }
   if (!trace_filter.empty() && !f.environments.empty()) {
     trace_filter += " AND environment IN {environments:Array(String)}";
+    if (!simple("environment")) c.AddParam(StringArrayParam("environments", f.environments));
   }
+  trace_filter += advanced->For(ColumnSource::kTrace);
   const std::string traces_of_project =
       "SELECT id FROM traces FINAL WHERE project_id = {project_id:String} AND is_deleted = 0" + trace_filter;
   if (!trace_filter.empty()) {
@@ -240,6 +252,15 @@ StatusOr<ObservationListPage> ListObservations(ClickHouseTransport& transport, c
         "trace_id IN (SELECT id FROM traces FINAL WHERE project_id = {project_id:String} "
         "AND user_id = {user_id:String} AND is_deleted = 0)",
         StringParam("user_id", *filter.user_id));
+  }
+  auto advanced = CompileFilter(ObservationFilterColumns(), filter.conditions);
+  if (!advanced.ok()) return advanced.status();
+  for (const QueryParam& p : advanced->params) c.AddParam(p);
+  if (advanced->Uses(ColumnSource::kRow)) c.Add(advanced->For(ColumnSource::kRow).substr(5));
+  if (advanced->Uses(ColumnSource::kTrace)) {
+    // Conditions on the trace's columns: the trace must exist and match (Langfuse joins it).
+    c.Add("trace_id IN (SELECT id FROM traces FINAL WHERE project_id = {project_id:String} AND is_deleted = 0" +
+          advanced->For(ColumnSource::kTrace) + ")");
   }
 
   std::vector<QueryParam> params = WithProject(project_id, c);

@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "storage/traces/clickhouse_transport.h"
+#include "storage/traces/filter_sql.h"
 #include "storage/traces/records.h"
 
 namespace langfuse::traces {
@@ -44,6 +45,10 @@ struct ObservationListFilter {
   std::vector<std::string> environments;      //!< any of them (empty = any environment)
   std::optional<int64_t> from_start_time_ms;  //!< start_time >= this
   std::optional<int64_t> to_start_time_ms;    //!< start_time < this
+  //! The `filter` parameter's conditions over ObservationFilterColumns(), applied together with
+  //! the simple filters above (Langfuse names the columns differently in the two, so neither
+  //! replaces the other there).
+  std::vector<FilterCondition> conditions;
 };
 
 struct ObservationListPage {
@@ -51,7 +56,8 @@ struct ObservationListPage {
   uint64_t total_items = 0;                     //!< every observation matching the filter
 };
 
-//! One page of a project's observations.
+//! One page of a project's observations. kInvalidArgument for a condition on a column the
+//! catalogue does not have or of a filter type the column does not take.
 StatusOr<ObservationListPage> ListObservations(ClickHouseTransport& transport, const std::string& project_id,
                                                const ObservationListFilter& filter, const ListPaging& paging);
 
@@ -83,6 +89,10 @@ struct ScoreListFilter {
   // one of `environments` too (as Langfuse joins the trace for these).
   std::optional<std::string> trace_user_id;
   std::vector<std::string> trace_tags;  //!< the trace carries all of them
+  //! The `filter` parameter's conditions over ScoreFilterColumns(). A simple score filter above
+  //! on the same column gives way to them, as in Langfuse; conditions on the trace's columns
+  //! require the trace to exist and match.
+  std::vector<FilterCondition> conditions;
 };
 
 struct ScoreListQuery {
@@ -109,7 +119,7 @@ struct ScoreListPage {
   uint64_t total_items = 0;  //!< every score matching the filter
 };
 
-//! One page of a project's scores.
+//! One page of a project's scores. kInvalidArgument for a bad condition, as ListObservations.
 StatusOr<ScoreListPage> ListScores(ClickHouseTransport& transport, const std::string& project_id,
                                    const ScoreListQuery& query);
 

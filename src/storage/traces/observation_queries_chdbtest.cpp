@@ -449,6 +449,80 @@ TEST_F(ObservationQueriesTest, ScoreTraceFilters) {
   EXPECT_EQ(ListV2(f), Strings{});
 }
 
+FilterCondition Cond(FilterType type, std::string column, std::string op, std::vector<std::string> values = {}) {
+  FilterCondition c;
+  c.type = type;
+  c.column = std::move(column);
+  c.op = std::move(op);
+  c.values = std::move(values);
+  return c;
+}
+
+TEST_F(ObservationQueriesTest, ObservationFilterConditions) {
+  auto where = [&](std::vector<FilterCondition> conditions) {
+    ObservationListFilter f;
+    f.conditions = std::move(conditions);
+    return ListObs(f);
+  };
+  EXPECT_EQ(where({Cond(FilterType::kStringOptions, "name", "any of", {"root", "ev"})}), (Strings{"o4", "o3", "o1"}));
+  EXPECT_EQ(where({Cond(FilterType::kStringOptions, "Level", "none of", {"DEFAULT"})}), (Strings{"o4", "o3", "o2"}));
+  FilterCondition start = Cond(FilterType::kDatetime, "startTime", ">=");
+  start.time_ms = At(3);
+  EXPECT_EQ(where({start}), (Strings{"o6", "o4", "o3"}));
+  FilterCondition version = Cond(FilterType::kString, "version", "contains");
+  version.text = "v";
+  EXPECT_EQ(where({version}), (Strings{"o2", "o1"}));
+  // Trace columns: the trace must exist and match (o4's trace was never written).
+  FilterCondition user = Cond(FilterType::kString, "userId", "=");
+  user.text = "u1";
+  EXPECT_EQ(where({user}), (Strings{"o6", "o2", "o1"}));
+  EXPECT_EQ(where({Cond(FilterType::kArrayOptions, "traceTags", "all of", {"a", "b"})}), (Strings{"o6", "o2", "o1"}));
+  EXPECT_EQ(where({Cond(FilterType::kStringOptions, "traceEnvironment", "none of", {"dev"})}),
+            (Strings{"o6", "o2", "o1"}));
+  // Both kinds of filters apply.
+  ObservationListFilter f;
+  f.trace_id = "t1";
+  FilterCondition type = Cond(FilterType::kString, "type", "=");
+  type.text = "GENERATION";
+  f.conditions = {type};
+  EXPECT_EQ(ListObs(f), Strings{"o2"});
+  // Score columns are not filterable here; values stay parameters.
+  f = {};
+  FilterCondition scores = Cond(FilterType::kNumberObject, "scores_avg", ">");
+  scores.key = "x";
+  f.conditions = {scores};
+  EXPECT_EQ(ListObservations(transport(), project_, f, {1, 50}).status().code(), StatusCode::kInvalidArgument);
+  FilterCondition tricky = Cond(FilterType::kString, "name", "=");
+  tricky.text = "root' OR 1=1 --";
+  EXPECT_EQ(where({tricky}), Strings{});
+}
+
+TEST_F(ObservationQueriesTest, ScoreFilterConditions) {
+  auto where = [&](std::vector<FilterCondition> conditions, ScoreListFilter f = {}) {
+    f.conditions = std::move(conditions);
+    return ListV2(f);
+  };
+  FilterCondition value = Cond(FilterType::kNumber, "value", ">");
+  value.number = 1;
+  EXPECT_EQ(where({value}), (Strings{"s5", "s4", "s3"}));
+  EXPECT_EQ(where({Cond(FilterType::kStringOptions, "dataType", "any of", {"BOOLEAN", "TEXT"})}), (Strings{"s7", "s2"}));
+  EXPECT_EQ(where({Cond(FilterType::kStringOptions, "booleanValue", "any of", {"true"})}), Strings{"s2"});
+  EXPECT_EQ(where({Cond(FilterType::kStringOptions, "userId", "any of", {"u2"})}), Strings{"s3"});
+  EXPECT_EQ(where({Cond(FilterType::kArrayOptions, "Trace Tags", "all of", {"a", "b"})}),
+            (Strings{"s8", "s7", "s2", "s1"}));
+  // A condition on a column replaces the simple filter on it; other simple filters still hold.
+  FilterCondition name = Cond(FilterType::kString, "name", "=");
+  name.text = "tone";
+  ScoreListFilter simple;
+  simple.name = "quality";
+  EXPECT_EQ(where({name}, simple), Strings{"s3"});
+  simple.source = "API";
+  EXPECT_EQ(where({name}, simple), Strings{});
+  ScoreListQuery q;
+  q.filter.conditions = {Cond(FilterType::kString, "nope", "=")};
+  EXPECT_EQ(ListScores(transport(), project_, q).status().code(), StatusCode::kInvalidArgument);
+}
+
 TEST_F(ObservationQueriesTest, ScorePaging) {
   uint64_t total = 0;
   EXPECT_EQ(ListScoresOf(ScoreApiVersion::kV2, {}, true, &total, {1, 3}), (Strings{"s8", "s7", "s5"}));

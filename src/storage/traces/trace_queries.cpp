@@ -71,14 +71,53 @@ uint64_t Offset(uint64_t page, uint64_t limit) {
   return skipped_pages * limit;
 }
 
-// The WHERE conditions of a trace list (after `FROM traces FINAL WHERE `) and their parameters.
+// Per trace of the project: its observations' level, level counts, summed usage and cost maps
+// and latency (as the list shows it), for the `filter` parameter's observation columns.
+constexpr std::string_view kObservationStatsSubquery =
+    "SELECT trace_id AS o_trace_id, "
+    "multiIf(countIf(level = 'ERROR') > 0, 'ERROR', countIf(level = 'WARNING') > 0, 'WARNING', "
+    "countIf(level = 'DEFAULT') > 0, 'DEFAULT', 'DEBUG') AS o_level, "
+    "countIf(level = 'WARNING') AS o_warning_count, countIf(level = 'ERROR') AS o_error_count, "
+    "countIf(level = 'DEFAULT') AS o_default_count, countIf(level = 'DEBUG') AS o_debug_count, "
+    "sumMap(usage_details) AS o_usage, sumMap(cost_details) AS o_cost, "
+    "dateDiff('millisecond', least(min(start_time), min(ifNull(end_time, start_time))), "
+    "greatest(max(start_time), max(ifNull(end_time, start_time)))) AS o_latency_ms "
+    "FROM (SELECT id, trace_id, level, usage_details, cost_details, start_time, end_time "
+    "FROM observations FINAL WHERE project_id = {project_id:String} AND is_deleted = 0 "
+    "ORDER BY event_ts DESC LIMIT 1 BY id) "
+    "GROUP BY trace_id";
+
+// Per trace of the project: its listable trace-level scores as Langfuse's score_stats holds
+// them: (name, value) of numeric and boolean scores, "name:value" of categorical ones and
+// "name:true|false" of boolean ones.
+const std::string& ScoreStatsSubquery() {
+  static const std::string kSql = fmt::format(
+      "SELECT assumeNotNull(trace_id) AS s_trace_id, "
+      "groupArrayIf((name, value), data_type IN ('NUMERIC', 'BOOLEAN')) AS s_avg, "
+      "groupArrayIf(concat(name, ':', ifNull(string_value, '')), data_type = 'CATEGORICAL' "
+      "AND notEmpty(ifNull(string_value, ''))) AS s_categories, "
+      "groupUniqArrayIf(concat(name, ':', lowerUTF8(ifNull(string_value, ''))), data_type = 'BOOLEAN' "
+      "AND notEmpty(ifNull(string_value, ''))) AS s_booleans "
+      "FROM (SELECT id, trace_id, name, value, data_type, string_value FROM scores FINAL "
+      "WHERE project_id = {{project_id:String}} AND is_deleted = 0 AND trace_id IS NOT NULL "
+      "AND session_id IS NULL AND dataset_run_id IS NULL AND data_type IN {} "
+      "ORDER BY event_ts DESC LIMIT 1 BY id) "
+      "GROUP BY trace_id",
+      kListableScoreTypes);
+  return kSql;
+}
+
+// The WHERE conditions of a trace list (after `FROM traces FINAL WHERE `) and their parameters:
+// the simple filters (each unless `advanced` has a condition on the same column) and the
+// `filter` parameter's conditions on the trace row. Conditions on the trace's observations or
+// scores become `id IN (...)` over a join of the traces with those aggregates.
 std::string TraceListWhere(const std::string& project_id, const TraceListFilter& f,
-                           std::vector<QueryParam>& params) {
+                           const CompiledFilter& advanced, std::vector<QueryParam>& params) {
   std::string where = "project_id = {project_id:String} AND is_deleted = 0";
   params.push_back(StringParam("project_id", project_id));
   auto equals = [&](const std::optional<std::string>& value, std::string_view column,
                     std::string_view param) {
-    if (!value) return;
+    if (!value || advanced.Covers(column)) return;
     where += fmt::format(" AND {} = {{{}:String}}", column, param);
     params.push_back(StringParam(std::string(param), *value));
   };
@@ -87,21 +126,41 @@ std::string TraceListWhere(const std::string& project_id, const TraceListFilter&
   equals(f.session_id, "session_id", "session_id");
   equals(f.version, "version", "version");
   equals(f.release, "release", "release");
-  if (!f.tags.empty()) {
+  if (!f.tags.empty() && !advanced.Covers("tags")) {
     where += " AND hasAll(tags, {tags:Array(String)})";
     params.push_back(StringArrayParam("tags", f.tags));
   }
-  if (!f.environments.empty()) {
+  if (!f.environments.empty() && !advanced.Covers("environment")) {
     where += " AND environment IN {environments:Array(String)}";
     params.push_back(StringArrayParam("environments", f.environments));
   }
-  if (f.from_timestamp_ms) {
-    where += " AND `timestamp` >= {from_timestamp:DateTime64(3)}";
-    params.push_back(DateTime64MsParam("from_timestamp", ClampToDateTime64(*f.from_timestamp_ms)));
+  if (!advanced.Covers("`timestamp`")) {
+    if (f.from_timestamp_ms) {
+      where += " AND `timestamp` >= {from_timestamp:DateTime64(3)}";
+      params.push_back(DateTime64MsParam("from_timestamp", ClampToDateTime64(*f.from_timestamp_ms)));
+    }
+    if (f.to_timestamp_ms) {
+      where += " AND `timestamp` < {to_timestamp:DateTime64(3)}";
+      params.push_back(DateTime64MsParam("to_timestamp", ClampToDateTime64(*f.to_timestamp_ms)));
+    }
   }
-  if (f.to_timestamp_ms) {
-    where += " AND `timestamp` < {to_timestamp:DateTime64(3)}";
-    params.push_back(DateTime64MsParam("to_timestamp", ClampToDateTime64(*f.to_timestamp_ms)));
+  where += advanced.For(ColumnSource::kRow);
+  params.insert(params.end(), advanced.params.begin(), advanced.params.end());
+  if (advanced.Uses(ColumnSource::kObservationStats) || advanced.Uses(ColumnSource::kScoreStats)) {
+    // The aggregates of the traces that pass the row conditions, joined as Langfuse joins its
+    // observation_stats / score_stats (a trace without observations or scores reads as zeros
+    // and empty lists).
+    std::string joined = fmt::format(
+        "SELECT t.id FROM (SELECT id FROM traces FINAL WHERE {} ORDER BY event_ts DESC LIMIT 1 BY id) AS t",
+        where);
+    if (advanced.Uses(ColumnSource::kObservationStats)) {
+      joined += fmt::format(" LEFT JOIN ({}) AS o ON o.o_trace_id = t.id", kObservationStatsSubquery);
+    }
+    if (advanced.Uses(ColumnSource::kScoreStats)) {
+      joined += fmt::format(" LEFT JOIN ({}) AS s ON s.s_trace_id = t.id", ScoreStatsSubquery());
+    }
+    joined += " WHERE 1" + advanced.For(ColumnSource::kObservationStats) + advanced.For(ColumnSource::kScoreStats);
+    where += " AND id IN (" + joined + ")";
   }
   return where;
 }
@@ -214,8 +273,10 @@ std::optional<TraceOrderColumn> TraceOrderColumnFromName(std::string_view name) 
 
 StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::string& project_id,
                                    const TraceListQuery& query) {
+  auto advanced = CompileFilter(TraceFilterColumns(), query.filter.conditions);
+  if (!advanced.ok()) return advanced.status();
   std::vector<QueryParam> params;
-  const std::string where = TraceListWhere(project_id, query.filter, params);
+  const std::string where = TraceListWhere(project_id, query.filter, *advanced, params);
 
   TraceListPage page;
   // FINAL drops deleted rows and collapses versions with one sort key; the count is of distinct

@@ -17,6 +17,7 @@
 
 #include "common/status.h"
 #include "storage/traces/clickhouse_transport.h"
+#include "storage/traces/filter_sql.h"
 #include "storage/traces/records.h"
 
 namespace langfuse::traces {
@@ -49,6 +50,9 @@ struct TraceListFilter {
   std::vector<std::string> environments;     //!< any of them (empty = any environment)
   std::optional<int64_t> from_timestamp_ms;  //!< timestamp >= this
   std::optional<int64_t> to_timestamp_ms;    //!< timestamp < this
+  //! The `filter` parameter's conditions over TraceFilterColumns(). A simple filter above on the
+  //! same column gives way to them, as in Langfuse.
+  std::vector<FilterCondition> conditions;
 };
 
 struct TraceListQuery {
@@ -66,7 +70,8 @@ struct TraceListPage {
   uint64_t total_items = 0;         //!< every trace matching the filter
 };
 
-//! One page of a project's traces.
+//! One page of a project's traces. kInvalidArgument when a condition names a column the
+//! catalogue does not have or a filter type the column does not take (nothing is read then).
 StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::string& project_id,
                                    const TraceListQuery& query);
 

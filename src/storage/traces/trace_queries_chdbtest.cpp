@@ -424,6 +424,160 @@ TEST_F(TraceQueriesChdbTest, ScoreIdsAreTraceLevelScoresOfTheProject) {
   EXPECT_EQ(ids->at("tr2"), Strings{"s5"});
 }
 
+// ---- trace list: the `filter` parameter ---------------------------------------------------------
+
+FilterCondition Cond(FilterType type, std::string column, std::string op) {
+  FilterCondition c;
+  c.type = type;
+  c.column = std::move(column);
+  c.op = std::move(op);
+  return c;
+}
+
+TEST_F(TraceQueriesChdbTest, FilterConditionsOnTraceColumns) {
+  InsertFixture();
+  auto where = [&](std::vector<FilterCondition> conditions, uint64_t* total = nullptr) {
+    return ListWhere({.conditions = std::move(conditions)}, total);
+  };
+  FilterCondition c = Cond(FilterType::kString, "userId", "=");
+  c.text = "u1";
+  uint64_t total = 0;
+  EXPECT_EQ(where({c}, &total), (Strings{"t5", "t3", "t1"}));
+  EXPECT_EQ(total, 3u);
+  c = Cond(FilterType::kString, "name", "starts with");
+  c.text = "ag";
+  EXPECT_EQ(where({c}), (Strings{"t4", "t3"}));
+  c = Cond(FilterType::kString, "Release", "does not contain");  // by UI name; NULL release stays out
+  c.text = "1";
+  EXPECT_EQ(where({c}), (Strings{"t6", "t3"}));
+  c = Cond(FilterType::kStringOptions, "environment", "none of");
+  c.values = {"default"};
+  EXPECT_EQ(where({c}), (Strings{"t4", "t3", "t2"}));
+  c = Cond(FilterType::kArrayOptions, "tags", "any of");
+  c.values = {"c", "zzz"};
+  EXPECT_EQ(where({c}), (Strings{"t6", "t5"}));
+  c = Cond(FilterType::kArrayOptions, "traceTags", "none of");
+  c.values = {"a"};
+  EXPECT_EQ(where({c}), (Strings{"t6", "t4", "t3"}));
+  c = Cond(FilterType::kArrayOptions, "tags", "all of");
+  c.values = {"a", "b"};
+  EXPECT_EQ(where({c}), (Strings{"t5", "t2"}));
+  c = Cond(FilterType::kDatetime, "timestamp", ">");
+  c.time_ms = kT0 + 3 * kMinute;
+  EXPECT_EQ(where({c}), (Strings{"t6", "t5"}));
+  c = Cond(FilterType::kBoolean, "bookmarked", "=");
+  c.flag = true;
+  EXPECT_EQ(where({c}), (Strings{"t4"}));
+  c = Cond(FilterType::kStringObject, "metadata", "=");
+  c.key = "k";
+  c.text = "v";
+  EXPECT_EQ(where({c}).size(), 6u);
+  c.text = "other";
+  EXPECT_EQ(where({c}), Strings{});
+  c = Cond(FilterType::kNull, "sessionId", "is null");
+  EXPECT_EQ(where({c}), (Strings{"t4"}));
+  // Values are parameters.
+  c = Cond(FilterType::kString, "userId", "=");
+  c.text = "u1' OR '1'='1";
+  EXPECT_EQ(where({c}), Strings{});
+}
+
+TEST_F(TraceQueriesChdbTest, FilterConditionsTakePrecedenceOverSimpleFiltersOnTheSameColumn) {
+  InsertFixture();
+  FilterCondition c = Cond(FilterType::kString, "userId", "=");
+  c.text = "u2";
+  // The simple userId=u1 gives way; name=chat (another column) still holds.
+  EXPECT_EQ(ListWhere({.user_id = "u1", .name = "chat", .conditions = {c}}), (Strings{"t2"}));
+  FilterCondition ts = Cond(FilterType::kDatetime, "timestamp", "<");
+  ts.time_ms = kT0 + kMinute;
+  EXPECT_EQ(ListWhere({.from_timestamp_ms = kT0 + 4 * kMinute, .conditions = {ts}}), (Strings{"t1"}));
+}
+
+TEST_F(TraceQueriesChdbTest, FilterConditionsOnObservationAndScoreAggregates) {
+  Insert({Trace("slow", kT0), Trace("fast", kT0 + 1), Trace("bare", kT0 + 2)});
+  ObservationRecord s1 = MinimalObservation(project_, "s1", "slow", kT0);
+  s1.end_time_ms = kT0 + 5000;
+  s1.level = "ERROR";
+  s1.usage_details = {{"input", 100}, {"output", 20}, {"total", 120}};
+  s1.cost_details = {{"input", 0.5}, {"total", 0.75}};
+  ObservationRecord s2 = MinimalObservation(project_, "s2", "slow", kT0 + 100);
+  s2.level = "WARNING";
+  ObservationRecord f1 = MinimalObservation(project_, "f1", "fast", kT0 + 1);
+  f1.end_time_ms = kT0 + 501;
+  f1.usage_details = {{"input", 5}, {"total", 5}};
+  ObservationRecord foreign = MinimalObservation(other_project_, "x", "fast", kT0);
+  foreign.level = "ERROR";
+  Insert({s1, s2, f1, foreign});
+  ScoreRecord acc = MinimalScore(project_, "acc", kT0);
+  acc.trace_id = "fast";
+  acc.name = "accuracy";
+  acc.value = 0.9;
+  ScoreRecord tone = MinimalScore(project_, "tone", kT0);
+  tone.trace_id = "slow";
+  tone.name = "tone";
+  tone.data_type = "CATEGORICAL";
+  tone.string_value = "good";
+  ScoreRecord ok = MinimalScore(project_, "ok", kT0);
+  ok.trace_id = "slow";
+  ok.name = "ok";
+  ok.data_type = "BOOLEAN";
+  ok.value = 1;
+  ok.string_value = "True";
+  Insert({acc, tone, ok});
+
+  auto where = [&](FilterCondition c, uint64_t* total = nullptr) {
+    return ListWhere({.conditions = {std::move(c)}}, total);
+  };
+  FilterCondition c = Cond(FilterType::kNumber, "latency", ">=");
+  c.number = 2;
+  uint64_t total = 0;
+  EXPECT_EQ(where(c, &total), Strings{"slow"});
+  EXPECT_EQ(total, 1u);
+  c.op = "<";
+  EXPECT_EQ(where(c), (Strings{"bare", "fast"})) << "a trace without observations reads as latency 0";
+  c = Cond(FilterType::kStringOptions, "level", "any of");
+  c.values = {"ERROR"};
+  EXPECT_EQ(where(c), Strings{"slow"});
+  c = Cond(FilterType::kNumber, "warningCount", "=");
+  c.number = 1;
+  EXPECT_EQ(where(c), Strings{"slow"});
+  c = Cond(FilterType::kNumber, "inputTokens", ">");
+  c.number = 10;
+  EXPECT_EQ(where(c), Strings{"slow"});
+  c = Cond(FilterType::kNumber, "totalTokens", "=");
+  c.number = 5;
+  EXPECT_EQ(where(c), Strings{"fast"});
+  c = Cond(FilterType::kNumber, "totalCost", ">");
+  c.number = 0.7;
+  EXPECT_EQ(where(c), Strings{"slow"});
+  c = Cond(FilterType::kNumberObject, "scores", ">=");  // the legacy name of scores_avg
+  c.key = "accuracy";
+  c.number = 0.5;
+  EXPECT_EQ(where(c), Strings{"fast"});
+  c = Cond(FilterType::kCategoryOptions, "score_categories", "any of");
+  c.key = "tone";
+  c.values = {"good"};
+  EXPECT_EQ(where(c), Strings{"slow"});
+  c.op = "none of";
+  EXPECT_EQ(where(c), (Strings{"bare", "fast"}));
+  c = Cond(FilterType::kBooleanObject, "score_booleans", "=");
+  c.key = "ok";
+  c.flag = true;
+  EXPECT_EQ(where(c), Strings{"slow"});
+  c.op = "<>";
+  EXPECT_EQ(where(c), (Strings{"bare", "fast"}));
+}
+
+TEST_F(TraceQueriesChdbTest, BadFilterConditionsAreInvalidArgument) {
+  TraceListQuery query;
+  query.filter.conditions = {Cond(FilterType::kString, "nope", "=")};
+  auto page = ListTraces(transport(), project_, query);
+  ASSERT_EQ(page.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(page.status().message(), "Column nope does not match a UI / CH table mapping.");
+  query.filter.conditions = {Cond(FilterType::kBoolean, "userId", "=")};
+  EXPECT_EQ(ListTraces(transport(), project_, query).status().code(), StatusCode::kInvalidArgument);
+}
+
 // ---- deletion ----------------------------------------------------------------------------------
 
 TEST_F(TraceQueriesChdbTest, DeleteRemovesTracesObservationsAndScoresOfTheProjectOnly) {
