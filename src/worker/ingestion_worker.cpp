@@ -301,6 +301,7 @@ void IngestionWorker::WriteLoop() {
     // The same token on a retry of the same batch lets the engine drop a duplicate insert.
     const std::string token = "lf-" + batch.first_item_id() + "-" + std::to_string(batch.item_ids().size());
     size_t traces_done = 0, observations_done = 0, scores_done = 0;
+    int unavailable_retries = 0;
     Status status;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
       const auto insert_started = std::chrono::steady_clock::now();
@@ -324,6 +325,22 @@ void IngestionWorker::WriteLoop() {
           std::chrono::duration<double>(std::chrono::steady_clock::now() - insert_started).count());
       if (status.ok()) break;
       metrics.failed_inserts.Add();
+      if (status.code() == StatusCode::kUnavailable) {
+        if (stopping_.load() || writer_stopping_.load()) break;  // Stop() must not wait for the store
+        // The store is down (not the batch at fault): wait for it however long it takes rather
+        // than dead-letter everything an outage touches. The entries stay unacknowledged, so a
+        // stop or crash meanwhile loses nothing either.
+        ++unavailable_retries;
+        const int64_t wait_ms =
+            std::min<int64_t>(int64_t{options_.retry_backoff_ms} << std::min(unavailable_retries, 5), 10'000);
+        if (unavailable_retries == 1 || unavailable_retries % 10 == 0) {
+          LOG_WARN("worker: the tracing store is unavailable ({}); {} event(s) wait, retrying every {} ms",
+                   status.message(), batch.event_count(), wait_ms);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+        --attempt;
+        continue;
+      }
       LOG_WARN("worker: writing {} event(s) failed (attempt {}/{}): {}", batch.event_count(), attempt,
                options_.max_attempts, status.message());
       if (attempt < options_.max_attempts) {
@@ -343,6 +360,11 @@ void IngestionWorker::WriteLoop() {
     }
     // The merged rows were never stored: the merge thread must not build on them.
     reset_caches_ = true;
+    if (status.code() == StatusCode::kUnavailable && (stopping_.load() || writer_stopping_.load())) {
+      // Stopping while the store is down: the entries stay in the queue for the next start.
+      LOG_WARN("worker: stopping with the tracing store unavailable; {} event(s) stay queued", batch.event_count());
+      continue;
+    }
     const std::string reason =
         "insert failed " + std::to_string(options_.max_attempts) + " times: " + status.message();
     // Neither written nor dead-lettered: keep trying to dead-letter (the entries stay

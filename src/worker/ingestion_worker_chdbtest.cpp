@@ -16,7 +16,8 @@
 namespace langfuse::worker {
 namespace {
 
-// Passes everything to chDB, except that while `failing_inserts` > 0 each insert fails.
+// Passes everything to chDB, except that while `failing_inserts` > 0 each insert fails (with
+// `failure_code`: kInternal by default, a rejected batch; kUnavailable, a store that is down).
 class FaultInjectingTransport final : public traces::ClickHouseTransport {
  public:
   explicit FaultInjectingTransport(traces::ClickHouseTransport& inner) : inner_(inner) {}
@@ -28,13 +29,14 @@ class FaultInjectingTransport final : public traces::ClickHouseTransport {
                 std::string_view token) override {
     if (failing_inserts.load() > 0) {
       failing_inserts.fetch_sub(1);
-      return Status::Unavailable("injected insert failure");
+      return Status(failure_code.load(), "injected insert failure");
     }
     return inner_.Insert(table, format, rows, token);
   }
   Status Ping() override { return inner_.Ping(); }
 
   std::atomic<int> failing_inserts{0};
+  std::atomic<StatusCode> failure_code{StatusCode::kInternal};
 
  private:
   traces::ClickHouseTransport& inner_;
@@ -215,6 +217,18 @@ TEST_F(IngestionWorkerTest, TransientInsertFailuresAreRetried) {
   Enqueue({Event("trace-create", R"({"id":"t5","name":"retry"})")});
   ASSERT_TRUE(WaitForTrace("t5"));
   EXPECT_EQ(queue_->Stats()->dead_letters, 0);
+}
+
+// A store that is down is waited for, however long: its events are not dead-lettered (they would
+// otherwise all need a replay after every outage).
+TEST_F(IngestionWorkerTest, AnUnavailableStoreIsWaitedForNotDeadLettered) {
+  faults_->failure_code = StatusCode::kUnavailable;
+  faults_->failing_inserts = 8;  // well past max_attempts
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t7","name":"outage"})")});
+  ASSERT_TRUE(WaitForTrace("t7"));
+  EXPECT_EQ(queue_->Stats()->dead_letters, 0);
+  EXPECT_EQ(faults_->failing_inserts.load(), 0);
 }
 
 TEST_F(IngestionWorkerTest, PersistentFailuresGoToTheDeadLetterStoreAndReplay) {

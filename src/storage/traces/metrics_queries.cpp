@@ -19,14 +19,18 @@ namespace {
 
 // The newest live version of each row of `table` in the project, optionally limited to a time
 // window on `time_column` (bounds are the named DateTime64(3) parameters). FINAL collapses
-// versions sharing a sort key and drops deleted rows; LIMIT 1 BY id collapses versions whose
-// sort key changed between writes (TraceStore reads the same way).
+// versions sharing a sort key and drops deleted rows; a row whose sort key changed left a
+// deleted marker under its old key (the ingestion worker writes one), so FINAL alone shows each
+// row once. (A `LIMIT 1 BY id` on top cost 40 s over 10 million observations.)
 std::string LiveRows(std::string_view table, std::string_view extra_where) {
-  return fmt::format(
-      "(SELECT * FROM {} FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{} "
-      "ORDER BY event_ts DESC LIMIT 1 BY id)",
-      table, extra_where.empty() ? "" : " AND ", extra_where);
+  return fmt::format("(SELECT * FROM {} FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{})", table,
+                     extra_where.empty() ? "" : " AND ", extra_where);
 }
+
+// Appended to every statement here: each table's partition key (its month) is a function of its
+// sorting key (which holds the day), so the versions FINAL collapses always share a partition and
+// FINAL may work partition by partition, skipping the merge for partitions of a single part.
+constexpr std::string_view kFinalSettings = " SETTINGS do_not_merge_across_partitions_select_final = 1";
 
 QueryParam Float64Param(std::string name, double value) {
   return {std::move(name), fmt::format("{}", value)};
@@ -70,7 +74,7 @@ double JsonDouble(simdjson::dom::element e) {
 template <typename RowFn>
 Status ForEachRow(ClickHouseTransport& transport, const std::string& sql,
                   const std::vector<QueryParam>& params, RowFn row) {
-  auto out = transport.Query(sql, params);
+  auto out = transport.Query(sql + std::string(kFinalSettings), params);
   if (!out.ok()) return out.status();
   simdjson::dom::parser parser;
   const simdjson::padded_string buffer(*out);
@@ -1055,7 +1059,8 @@ StatusOr<CompiledMetricsQuery> CompileMetricsQuery(const MetricsQuery& q, const 
   if (q.row_limit) sql += fmt::format(" LIMIT {}", *q.row_limit);
   // Langfuse reads these results with ClickHouse's defaults plus ISO date-times: 64-bit integers
   // arrive quoted, date-times as ISO text.
-  sql += " SETTINGS date_time_output_format = 'iso', output_format_json_quote_64bit_integers = 1";
+  sql += " SETTINGS date_time_output_format = 'iso', output_format_json_quote_64bit_integers = 1, ";
+  sql += kFinalSettings.substr(sizeof(" SETTINGS ") - 1);
   out.sql = std::move(sql);
   return out;
 }

@@ -63,6 +63,29 @@ std::string_view TraceCoreColumns() {
 // same rows as the range's edge.
 int64_t ClampToDateTime64(int64_t ms) { return std::clamp(ms, kMinDateTime64Ms, kMaxDateTime64Ms); }
 
+// Appended to statements that read with FINAL: each table's partition key (its month) is a
+// function of its sorting key (which holds the day), so the versions FINAL collapses always share
+// a partition, and FINAL may work partition by partition, skipping the merge for partitions of a
+// single part (over a merged month this makes FINAL as cheap as a plain read).
+constexpr std::string_view kFinalSettings = " SETTINGS do_not_merge_across_partitions_select_final = 1";
+
+// Langfuse's TRACE_TO_OBSERVATIONS_INTERVAL: the observations and scores of a trace are read from
+// one hour before the trace's timestamp on, which lets the date in the tables' primary keys
+// prune the days before it.
+constexpr int64_t kTraceToChildrenMs = 3'600'000;
+
+// The newest version of each row of `table` that meets `where` (after the project condition),
+// without FINAL: every version is read, the newest kept per id (a deleted marker written in the
+// same instant as the row that replaced it ranks after that row), then deleted rows dropped.
+// For lookups by columns that never change between versions (id, trace_id), where FINAL would
+// have to read every row sharing a primary-key prefix with the bloom-filter hits.
+std::string NewestById(std::string_view columns, std::string_view table, std::string_view where) {
+  return fmt::format(
+      "SELECT * FROM (SELECT {} FROM {} WHERE project_id = {{project_id:String}} AND {} "
+      "ORDER BY event_ts DESC, is_deleted ASC LIMIT 1 BY id) WHERE is_deleted = 0",
+      columns, table, where);
+}
+
 uint64_t Offset(uint64_t page, uint64_t limit) {
   const uint64_t skipped_pages = page > 0 ? page - 1 : 0;
   if (limit != 0 && skipped_pages > std::numeric_limits<uint64_t>::max() / limit) {
@@ -82,9 +105,7 @@ constexpr std::string_view kObservationStatsSubquery =
     "sumMap(usage_details) AS o_usage, sumMap(cost_details) AS o_cost, "
     "dateDiff('millisecond', least(min(start_time), min(ifNull(end_time, start_time))), "
     "greatest(max(start_time), max(ifNull(end_time, start_time)))) AS o_latency_ms "
-    "FROM (SELECT id, trace_id, level, usage_details, cost_details, start_time, end_time "
     "FROM observations FINAL WHERE project_id = {project_id:String} AND is_deleted = 0 "
-    "ORDER BY event_ts DESC LIMIT 1 BY id) "
     "GROUP BY trace_id";
 
 // Per trace of the project: its listable trace-level scores as Langfuse's score_stats holds
@@ -98,10 +119,9 @@ const std::string& ScoreStatsSubquery() {
       "AND notEmpty(ifNull(string_value, ''))) AS s_categories, "
       "groupUniqArrayIf(concat(name, ':', lowerUTF8(ifNull(string_value, ''))), data_type = 'BOOLEAN' "
       "AND notEmpty(ifNull(string_value, ''))) AS s_booleans "
-      "FROM (SELECT id, trace_id, name, value, data_type, string_value FROM scores FINAL "
+      "FROM scores FINAL "
       "WHERE project_id = {{project_id:String}} AND is_deleted = 0 AND trace_id IS NOT NULL "
       "AND session_id IS NULL AND dataset_run_id IS NULL AND data_type IN {} "
-      "ORDER BY event_ts DESC LIMIT 1 BY id) "
       "GROUP BY trace_id",
       kListableScoreTypes);
   return kSql;
@@ -151,7 +171,7 @@ std::string TraceListWhere(const std::string& project_id, const TraceListFilter&
     // observation_stats / score_stats (a trace without observations or scores reads as zeros
     // and empty lists).
     std::string joined = fmt::format(
-        "SELECT t.id FROM (SELECT id FROM traces FINAL WHERE {} ORDER BY event_ts DESC LIMIT 1 BY id) AS t",
+        "SELECT t.id FROM (SELECT id FROM traces FINAL WHERE {}) AS t",
         where);
     if (advanced.Uses(ColumnSource::kObservationStats)) {
       joined += fmt::format(" LEFT JOIN ({}) AS o ON o.o_trace_id = t.id", kObservationStatsSubquery);
@@ -251,6 +271,36 @@ constexpr std::string_view kSessionsSubquery =
     "ORDER BY event_ts DESC LIMIT 1 BY id) "
     "GROUP BY session_id";
 
+// Fills input, output and metadata of `traces` (a list page) from their newest versions. The
+// page's days and ids select the rows through the primary key (project, day, id).
+Status ReadTraceIo(ClickHouseTransport& transport, const std::string& project_id, std::vector<TraceRecord>& traces) {
+  std::vector<std::string> ids;
+  std::vector<std::string> days;
+  for (const TraceRecord& t : traces) {
+    ids.push_back(t.id);
+    days.push_back(FormatClickHouseDateTime64(t.timestamp_ms).substr(0, 10));
+  }
+  std::sort(days.begin(), days.end());
+  days.erase(std::unique(days.begin(), days.end()), days.end());
+  const std::string sql = NewestById("id, input, output, metadata, is_deleted", "traces",
+                                     "toDate(`timestamp`) IN {days:Array(Date)} AND id IN {ids:Array(String)}");
+  auto out = transport.Query(sql, {StringParam("project_id", project_id), StringArrayParam("days", days),
+                                   StringArrayParam("ids", ids)});
+  if (!out.ok()) return out.status();
+  auto rows = ParseTracesJsonEachRow(*out);
+  if (!rows.ok()) return rows.status();
+  std::map<std::string, TraceRecord*> by_id;
+  for (TraceRecord& t : traces) by_id[t.id] = &t;
+  for (TraceRecord& io : *rows) {
+    const auto it = by_id.find(io.id);
+    if (it == by_id.end()) continue;
+    it->second->input = std::move(io.input);
+    it->second->output = std::move(io.output);
+    it->second->metadata = std::move(io.metadata);
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 std::optional<TraceOrderColumn> TraceOrderColumnFromName(std::string_view name) {
@@ -279,10 +329,10 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
   const std::string where = TraceListWhere(project_id, query.filter, *advanced, params);
 
   TraceListPage page;
-  // FINAL drops deleted rows and collapses versions with one sort key; the count is of distinct
-  // ids so that a version left under an older sort key is not counted twice.
-  auto total =
-      Count(transport, "SELECT uniqExact(id) FROM traces FINAL WHERE " + where, params, "trace count");
+  // FINAL drops deleted rows and collapses versions with one sort key; a trace whose timestamp
+  // changed left a deleted marker under its old key, so each trace is counted once.
+  auto total = Count(transport, "SELECT count() FROM traces FINAL WHERE " + where + std::string(kFinalSettings),
+                     params, "trace count");
   if (!total.ok()) return total.status();
   page.total_items = *total;
   const uint64_t offset = Offset(query.page, query.limit);
@@ -292,10 +342,11 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
   std::string order = fmt::format("{} {}", OrderColumnSql(query.order_column), direction);
   // Ties broken by id so that pages neither repeat nor skip rows.
   if (query.order_column != TraceOrderColumn::kId) order += fmt::format(", `id` {}", direction);
-  const std::string sql = fmt::format(
-      "SELECT * FROM (SELECT {} FROM traces FINAL WHERE {} ORDER BY event_ts DESC LIMIT 1 BY id) "
-      "ORDER BY {} LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}",
-      query.include_io ? TraceSelectColumns() : TraceCoreColumns(), where, order);
+  // The page without input, output and metadata (the bulk of a row); those are read for the
+  // page's traces only.
+  const std::string sql =
+      fmt::format("SELECT {} FROM traces FINAL WHERE {} ORDER BY {} LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}",
+                  TraceCoreColumns(), where, order, kFinalSettings);
   params.push_back(UInt64Param("limit", query.limit));
   params.push_back(UInt64Param("offset", offset));
   auto out = transport.Query(sql, params);
@@ -303,27 +354,32 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
   auto rows = ParseTracesJsonEachRow(*out);
   if (!rows.ok()) return rows.status();
   page.traces = std::move(rows).value();
+  if (query.include_io && !page.traces.empty()) {
+    Status io = ReadTraceIo(transport, project_id, page.traces);
+    if (!io.ok()) return io;
+  }
   return page;
 }
 
 StatusOr<std::map<std::string, TraceObservationStats>> ObservationStatsOfTraces(
-    ClickHouseTransport& transport, const std::string& project_id,
-    const std::vector<std::string>& trace_ids) {
+    ClickHouseTransport& transport, const std::string& project_id, const std::vector<std::string>& trace_ids,
+    std::optional<int64_t> earliest_trace_ms) {
   std::map<std::string, TraceObservationStats> stats;
   if (trace_ids.empty()) return stats;
   // Latency as Langfuse computes it: from the earliest start or end to the latest one; an
   // observation without an end counts with its start only.
-  static constexpr std::string_view kSql =
+  static constexpr std::string_view kSqlPattern =
       "SELECT trace_id, arrayMap(x -> x.2, arraySort(groupArray((start_time, id)))) AS ids, "
       "toFloat64(sum(ifNull(total_cost, 0))) AS total_cost, "
       "dateDiff('millisecond', least(min(start_time), min(ifNull(end_time, start_time))), "
       "greatest(max(start_time), max(ifNull(end_time, start_time)))) / 1000 AS latency "
-      "FROM (SELECT id, trace_id, start_time, end_time, total_cost FROM observations FINAL "
-      "WHERE project_id = {project_id:String} AND trace_id IN {trace_ids:Array(String)} AND is_deleted = 0 "
-      "ORDER BY event_ts DESC LIMIT 1 BY id) "
-      "GROUP BY trace_id";
-  auto out = transport.Query(
-      kSql, {StringParam("project_id", project_id), StringArrayParam("trace_ids", trace_ids)});
+      "FROM ({}) GROUP BY trace_id";
+  static const std::string kSql = fmt::format(
+      kSqlPattern, NewestById("id, trace_id, start_time, end_time, total_cost, is_deleted", "observations",
+                              "trace_id IN {trace_ids:Array(String)} AND start_time >= {from:DateTime64(3)}"));
+  const int64_t from = earliest_trace_ms ? ClampToDateTime64(*earliest_trace_ms - kTraceToChildrenMs) : kMinDateTime64Ms;
+  auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringArrayParam("trace_ids", trace_ids),
+                                    DateTime64MsParam("from", from)});
   if (!out.ok()) return out.status();
   Status parsed = ForEachJsonRow(*out, "observation stats", [&](simdjson::dom::object& row) {
     std::string trace_id;
@@ -349,8 +405,8 @@ StatusOr<std::map<std::string, std::vector<std::string>>> ScoreIdsOfTraces(
       "WHERE project_id = {{project_id:String}} AND trace_id IN {{trace_ids:Array(String)}} AND is_deleted = "
       "0 "
       "AND session_id IS NULL AND dataset_run_id IS NULL AND data_type IN {} "
-      "GROUP BY trace_id",
-      kListableScoreTypes);
+      "GROUP BY trace_id{}",
+      kListableScoreTypes, kFinalSettings);
   auto out = transport.Query(
       kSql, {StringParam("project_id", project_id), StringArrayParam("trace_ids", trace_ids)});
   if (!out.ok()) return out.status();
@@ -458,6 +514,41 @@ StatusOr<std::optional<SessionWithTraces>> GetSession(ClickHouseTransport& trans
   result.session.environment = traces->front().environment;
   result.traces = std::move(traces).value();
   return std::optional<SessionWithTraces>(std::move(result));
+}
+
+StatusOr<std::optional<TraceRecord>> GetTraceForApi(ClickHouseTransport& transport, const std::string& project_id,
+                                                    const std::string& id) {
+  static const std::string kSql = NewestById(TraceSelectColumns(), "traces", "id = {id:String}");
+  auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringParam("id", id)});
+  if (!out.ok()) return out.status();
+  auto rows = ParseTracesJsonEachRow(*out);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<TraceRecord>();
+  return std::optional<TraceRecord>(std::move(rows->front()));
+}
+
+StatusOr<std::vector<ObservationRecord>> ObservationsOfTraceForApi(ClickHouseTransport& transport,
+                                                                   const std::string& project_id,
+                                                                   const std::string& trace_id,
+                                                                   int64_t trace_timestamp_ms) {
+  static const std::string kSql =
+      NewestById(ObservationSelectColumns(), "observations",
+                 "trace_id = {trace_id:String} AND start_time >= {from:DateTime64(3)}") +
+      " ORDER BY start_time ASC, id ASC";
+  auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id),
+                                    DateTime64MsParam("from", ClampToDateTime64(trace_timestamp_ms - kTraceToChildrenMs))});
+  if (!out.ok()) return out.status();
+  return ParseObservationsJsonEachRow(*out);
+}
+
+StatusOr<std::vector<ScoreRecord>> ScoresOfTraceForApi(ClickHouseTransport& transport, const std::string& project_id,
+                                                       const std::string& trace_id) {
+  static const std::string kSql = fmt::format(
+      "{} AND data_type IN {} ORDER BY `timestamp` ASC, id ASC",
+      NewestById(ScoreSelectColumns(), "scores", "trace_id = {trace_id:String}"), kListableScoreTypes);
+  auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id)});
+  if (!out.ok()) return out.status();
+  return ParseScoresJsonEachRow(*out);
 }
 
 }  // namespace langfuse::traces

@@ -83,13 +83,31 @@ struct TraceObservationStats {
 };
 
 //! Observation stats for each of `trace_ids` that has observations (others are absent).
+//! `earliest_trace_ms`, the earliest timestamp of those traces, bounds the read as Langfuse does:
+//! observations starting more than an hour before it are not counted.
 StatusOr<std::map<std::string, TraceObservationStats>> ObservationStatsOfTraces(
-    ClickHouseTransport& transport, const std::string& project_id, const std::vector<std::string>& trace_ids);
+    ClickHouseTransport& transport, const std::string& project_id, const std::vector<std::string>& trace_ids,
+    std::optional<int64_t> earliest_trace_ms = std::nullopt);
 
 //! Ids of the trace-level scores (no session or dataset run) of each of `trace_ids`, sorted; traces
 //! without scores are absent.
 StatusOr<std::map<std::string, std::vector<std::string>>> ScoreIdsOfTraces(
     ClickHouseTransport& transport, const std::string& project_id, const std::vector<std::string>& trace_ids);
+
+//! GET /traces/{traceId}: the trace `id` of the project, newest version; nullopt when absent.
+//! These three reads look rows up by id or trace id without FINAL (the newest version per id,
+//! then deleted rows dropped), which reads only the granules the bloom-filter indexes point to.
+StatusOr<std::optional<TraceRecord>> GetTraceForApi(ClickHouseTransport& transport, const std::string& project_id,
+                                                    const std::string& id);
+//! The trace's observations, ordered by start time then id. As Langfuse reads them: those that
+//! start at most an hour before the trace's timestamp.
+StatusOr<std::vector<ObservationRecord>> ObservationsOfTraceForApi(ClickHouseTransport& transport,
+                                                                   const std::string& project_id,
+                                                                   const std::string& trace_id,
+                                                                   int64_t trace_timestamp_ms);
+//! The trace's scores of the listable data types (no CORRECTION), ordered by timestamp then id.
+StatusOr<std::vector<ScoreRecord>> ScoresOfTraceForApi(ClickHouseTransport& transport, const std::string& project_id,
+                                                       const std::string& trace_id);
 
 //! Deletes the traces `trace_ids` of the project with their observations and scores (lightweight
 //! DELETE: gone from reads when this returns). Ids that do not exist are ignored.
