@@ -469,9 +469,23 @@ void IngestionWorker::Run() {
     auto write = std::make_unique<Write>();
     write->started = std::chrono::steady_clock::now();
     Status status;
+    int unavailable_retries = 0;
     for (int attempt = 1; attempt <= options_.max_attempts; ++attempt) {
       status = merge(*write);
       if (status.ok()) break;
+      if (status.code() == StatusCode::kUnavailable) {
+        // The store is down: wait for it (see WriteLoop); on stop the entries stay queued.
+        if (stopping_.load()) return false;
+        ++unavailable_retries;
+        if (unavailable_retries == 1 || unavailable_retries % 10 == 0) {
+          LOG_WARN("worker: the tracing store is unavailable ({}); {} event(s) wait", status.message(),
+                   batch->event_count());
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(
+            std::min<int64_t>(int64_t{options_.retry_backoff_ms} << std::min(unavailable_retries, 5), 10'000)));
+        --attempt;
+        continue;
+      }
       LOG_WARN("worker: reading stored rows for {} event(s) failed (attempt {}/{}): {}", batch->event_count(),
                attempt, options_.max_attempts, status.message());
       if (attempt < options_.max_attempts) {

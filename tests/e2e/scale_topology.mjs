@@ -134,7 +134,7 @@ export function makeScaleServer(server) {
     } finally {
       fs.closeSync(fd);
     }
-    const proc = { name, child, logPath, exit: undefined };
+    const proc = { name, child, logPath, exit: undefined, args, env };
     proc.exited = new Promise((resolve) => {
       child.on('exit', (code, signal) => { proc.exit = { code, signal }; resolve(proc.exit); });
       child.on('error', (error) => { proc.exit = { code: null, signal: null, error }; resolve(proc.exit); });
@@ -262,6 +262,21 @@ export function makeScaleServer(server) {
     if (!p || p.exit !== undefined) return null;
     p.child.kill(signal);
     return p.exited;
+  };
+
+  // Starts a stopped process of the topology again with its arguments (fault tests).
+  server.startProcess = async function startProcess(name) {
+    const sets = [group.webs, group.workers];
+    if (group.fixture?.name === name) {
+      group.fixture = launch(name, group.fixture.args, group.fixture.env);
+      await waitHttp(`http://127.0.0.1:${group.fixturePort}/ping`, () => group.fixture.exit === undefined, 60_000,
+        `ClickHouse HTTP fixture (log ${group.fixture.logPath})`);
+      return;
+    }
+    for (const set of sets) {
+      const i = set.findIndex((p) => p.name === name);
+      if (i >= 0) set[i] = launch(name, set[i].args, set[i].env);
+    }
   };
 
   // For the harness's exit handler: nothing of the topology outlives the test process.

@@ -131,10 +131,14 @@ http::Response ListTraces(ApiContext& context, http::Request& request) {
   if (!page.ok()) return ErrorResponse(page.status());
   std::vector<std::string> ids;
   ids.reserve(page->traces.size());
-  for (const auto& t : page->traces) ids.push_back(t.id);
+  std::optional<int64_t> earliest;
+  for (const auto& t : page->traces) {
+    ids.push_back(t.id);
+    earliest = std::min(earliest.value_or(t.timestamp_ms), t.timestamp_ms);
+  }
   std::map<std::string, traces::TraceObservationStats> observation_stats;
   if (fields.observations || fields.metrics) {
-    auto stats = traces::ObservationStatsOfTraces(transport, auth->project_id, ids);
+    auto stats = traces::ObservationStatsOfTraces(transport, auth->project_id, ids, earliest);
     if (!stats.ok()) return ErrorResponse(stats.status());
     observation_stats = std::move(stats).value();
   }
@@ -172,24 +176,25 @@ http::Response GetTrace(ApiContext& context, http::Request& request) {
   if (!auth) return error;
   const FieldGroups fields = ParseFields(request);
   const std::string& id = request.path_params["traceId"];
-  auto found = context.traces.GetTraces(auth->project_id, {id});
+  auto& transport = context.traces.transport();
+  auto found = traces::GetTraceForApi(transport, auth->project_id, id);
   if (!found.ok()) return ErrorResponse(found.status());
-  if (found->empty())
+  if (!found->has_value())
     return ErrorResponse(Status::NotFound("Trace " + id + " not found within authorized project"));
+  traces::TraceRecord& trace = **found;
   std::vector<traces::ObservationRecord> observations;
   if (fields.observations || fields.metrics) {
-    auto read = context.traces.ObservationsOfTrace(auth->project_id, id);
+    auto read = traces::ObservationsOfTraceForApi(transport, auth->project_id, id, trace.timestamp_ms);
     if (!read.ok()) return ErrorResponse(read.status());
     observations = std::move(read).value();
   }
   std::vector<traces::ScoreRecord> scores;
   if (fields.scores) {
-    auto read = context.traces.ScoresOfTrace(auth->project_id, id);
+    auto read = traces::ScoresOfTraceForApi(transport, auth->project_id, id);
     if (!read.ok()) return ErrorResponse(read.status());
     scores = std::move(read).value();
   }
 
-  traces::TraceRecord& trace = found->front();
   if (!fields.io) {
     trace.input.reset();
     trace.output.reset();
@@ -217,10 +222,8 @@ http::Response GetTrace(ApiContext& context, http::Request& request) {
   }
   j["observations"] = std::move(observation_views);
   Json score_views = Json::array();
-  for (const auto& s : scores) {
-    // Langfuse lists the listable data types here (getScoresForTraces): no CORRECTION scores.
-    if (s.data_type != "CORRECTION") score_views.push_back(ScoreView(s));
-  }
+  // The listable data types only, as Langfuse's getScoresForTraces (no CORRECTION scores).
+  for (const auto& s : scores) score_views.push_back(ScoreView(s));
   j["scores"] = std::move(score_views);
   return http::Response::Json(200, j.dump(-1, ' ', false, Json::error_handler_t::replace));
 }

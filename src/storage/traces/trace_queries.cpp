@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 #include <simdjson.h>
 
+#include "common/time.h"
 #include "storage/traces/record_json.h"
 
 namespace langfuse::traces {

@@ -578,6 +578,88 @@ TEST_F(TraceQueriesChdbTest, BadFilterConditionsAreInvalidArgument) {
   EXPECT_EQ(ListTraces(transport(), project_, query).status().code(), StatusCode::kInvalidArgument);
 }
 
+// ---- GET /traces/{id} reads ---------------------------------------------------------------------
+
+TEST_F(TraceQueriesChdbTest, TraceReadsForTheApiSeeNewestLiveVersionsOnly) {
+  TraceRecord t = Trace("one", kT0);
+  t.name = "v1";
+  t.input = "in";
+  Insert({t});
+  t.name = "v2";
+  t.event_ts_ms += 10;
+  Insert({t});
+  Insert({Trace("one", kT0, other_project_)});
+  auto read = GetTraceForApi(transport(), project_, "one");
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  ASSERT_TRUE(read->has_value());
+  EXPECT_EQ((*read)->name, "v2");
+  EXPECT_EQ((*read)->input, "in");
+  TraceRecord gone = Trace("gone", kT0);
+  Insert({gone});
+  gone.is_deleted = 1;
+  gone.event_ts_ms += 1;
+  Insert({gone});
+  read = GetTraceForApi(transport(), project_, "gone");
+  ASSERT_TRUE(read.ok());
+  EXPECT_FALSE(read->has_value());
+  EXPECT_FALSE(GetTraceForApi(transport(), project_, "missing")->has_value());
+
+  // Observations: the newest version; a row that moved to another sort key (a new type) left a
+  // deleted marker written in the same instant, which must not hide the row.
+  ObservationRecord a = MinimalObservation(project_, "a", "one", kT0 + 2000);
+  ObservationRecord b = MinimalObservation(project_, "b", "one", kT0 + 1000);
+  ObservationRecord early = MinimalObservation(project_, "early", "one", kT0 - 2 * 3'600'000);
+  ObservationRecord foreign = MinimalObservation(other_project_, "f", "one", kT0);
+  Insert({a, b, early, foreign});
+  ObservationRecord marker = b;
+  marker.is_deleted = 1;
+  marker.event_ts_ms += 5;
+  ObservationRecord moved = b;
+  moved.type = "GENERATION";
+  moved.name = "moved";
+  moved.event_ts_ms += 5;
+  Insert({marker, moved});
+  ObservationRecord deleted = a;
+  deleted.is_deleted = 1;
+  deleted.event_ts_ms += 5;
+  Insert({deleted});
+  auto observations = ObservationsOfTraceForApi(transport(), project_, "one", kT0);
+  ASSERT_TRUE(observations.ok()) << observations.status().message();
+  ASSERT_EQ(observations->size(), 1u) << "a is deleted; `early` starts more than an hour before the trace";
+  EXPECT_EQ(observations->at(0).id, "b");
+  EXPECT_EQ(observations->at(0).name, "moved");
+  EXPECT_EQ(observations->at(0).type, "GENERATION");
+
+  ScoreRecord s1 = MinimalScore(project_, "s1", kT0 + 2);
+  s1.trace_id = "one";
+  ScoreRecord s2 = MinimalScore(project_, "s2", kT0 + 1);
+  s2.trace_id = "one";
+  ScoreRecord correction = MinimalScore(project_, "c", kT0);
+  correction.trace_id = "one";
+  correction.data_type = "CORRECTION";
+  correction.long_string_value = "fixed";
+  Insert({s1, s2, correction});
+  auto scores = ScoresOfTraceForApi(transport(), project_, "one");
+  ASSERT_TRUE(scores.ok()) << scores.status().message();
+  EXPECT_EQ(scores->size(), 2u);
+  EXPECT_EQ(scores->at(0).id, "s2");
+}
+
+TEST_F(TraceQueriesChdbTest, ListPagesReadInputOutputMetadataOfThePageOnly) {
+  InsertFixture();
+  TraceListQuery query;
+  query.limit = 2;
+  query.page = 2;
+  auto page = ListTraces(transport(), project_, query);
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  ASSERT_EQ(Ids(page->traces), (Strings{"t4", "t3"}));
+  for (const TraceRecord& t : page->traces) {
+    EXPECT_EQ(t.input, R"({"q":"hi"})") << t.id;
+    EXPECT_EQ(t.output, "plain") << t.id;
+    EXPECT_EQ(t.metadata.at("k"), "v") << t.id;
+  }
+}
+
 // ---- deletion ----------------------------------------------------------------------------------
 
 TEST_F(TraceQueriesChdbTest, DeleteRemovesTracesObservationsAndScoresOfTheProjectOnly) {
