@@ -55,10 +55,11 @@ struct Options {
 };
 
 [[noreturn]] void Usage(const std::string& why) {
-  std::fprintf(stderr,
-               "read_bench_gen: %s\nusage: read_bench_gen --data-dir DIR [--project ID] [--traces N] "
-               "[--observations M] [--big-traces K] [--days D] [--end-ms MS] [--chunk ROWS] [--no-optimize]\n",
-               why.c_str());
+  std::fprintf(
+      stderr,
+      "read_bench_gen: %s\nusage: read_bench_gen --data-dir DIR [--project ID] [--traces N] "
+      "[--observations M] [--big-traces K] [--days D] [--end-ms MS] [--chunk ROWS] [--no-optimize]\n",
+      why.c_str());
   std::exit(2);
 }
 
@@ -102,7 +103,8 @@ Options ParseOptions(int argc, char** argv) {
     }
   }
   if (o.data_dir.empty()) Usage("--data-dir is required");
-  if (o.traces <= o.big_traces || o.days == 0 || o.chunk == 0) Usage("need --traces > --big-traces, --days > 0");
+  if (o.traces <= o.big_traces || o.days == 0 || o.chunk == 0)
+    Usage("need --traces > --big-traces, --days > 0");
   if (o.observations < o.big_traces * o.observations_per_big_trace + (o.traces - o.big_traces)) {
     Usage("--observations must leave at least one observation per trace after the big traces");
   }
@@ -139,8 +141,8 @@ std::string Text(std::string_view seed, int words, int salt) {
 
 // The trace timestamp of trace number `t` (an expression), in milliseconds.
 std::string TraceTimestampMs(std::string_view t) {
-  return fmt::format("(toInt64({{start_ms:Int64}}) + toInt64(cityHash64(toUInt64({}), 'ts') % {{span_ms:UInt64}}))",
-                     t);
+  return fmt::format(
+      "(toInt64({{start_ms:Int64}}) + toInt64(cityHash64(toUInt64({}), 'ts') % {{span_ms:UInt64}}))", t);
 }
 
 std::string TraceId(std::string_view t) {
@@ -159,19 +161,21 @@ std::string TracesInsert(uint64_t offset, uint64_t count) {
       "WITH {words} AS words "
       "SELECT {id}, fromUnixTimestamp64Milli({ts}) AS ts, "
       "concat('trace-', toString(cityHash64(number, 'name') % 20)), "
-      "if(cityHash64(number, 'u') % 10 = 0, NULL, concat('user-', toString(cityHash64(number, 'user') % 10000))), "
+      "if(cityHash64(number, 'u') % 10 = 0, NULL, concat('user-', toString(cityHash64(number, 'user') % "
+      "10000))), "
       "map('tier', ['free', 'pro', 'enterprise'][1 + cityHash64(number, 'tier') % 3], "
       "'region', ['eu', 'us', 'ap'][1 + number % 3]), "
-      "concat('2024.', toString(cityHash64(number, 'rel') % 5)), concat('v', toString(cityHash64(number, 'ver') % 3)), "
+      "concat('2024.', toString(cityHash64(number, 'rel') % 5)), concat('v', toString(cityHash64(number, "
+      "'ver') % 3)), "
       "{{project:String}}, if(number % 10 = 0, 'staging', 'production'), false, number % 1000 = 0, "
       "arrayFilter(x -> x != '', [if(number % 3 = 0, 'prod', ''), if(number % 7 = 0, 'beta', ''), "
       "if(number % 11 = 0, 'vip', '')]), "
       "concat('{{\"messages\":[{{\"role\":\"user\",\"content\":\"', {input}, '\"}}]}}'), {output}, "
       "concat('session-', toString(intDiv(number, 10))), ts, ts, ts, 0 "
       "FROM numbers({offset}, {count})",
-      fmt::arg("words", kWords), fmt::arg("id", TraceId("number")), fmt::arg("ts", TraceTimestampMs("number")),
-      fmt::arg("input", Text("number", 35, 0)), fmt::arg("output", Text("number", 40, 100)),
-      fmt::arg("offset", offset), fmt::arg("count", count));
+      fmt::arg("words", kWords), fmt::arg("id", TraceId("number")),
+      fmt::arg("ts", TraceTimestampMs("number")), fmt::arg("input", Text("number", 35, 0)),
+      fmt::arg("output", Text("number", 40, 100)), fmt::arg("offset", offset), fmt::arg("count", count));
 }
 
 // Observation number n belongs to trace t at position k: the first big_traces * per_big numbers
@@ -221,9 +225,11 @@ std::string ObservationsInsert(const Options& o, uint64_t offset, uint64_t count
 
 std::string ScoresInsert(const Options& o) {
   return fmt::format(
-      "INSERT INTO scores (id, `timestamp`, project_id, environment, trace_id, name, value, source, metadata, "
+      "INSERT INTO scores (id, `timestamp`, project_id, environment, trace_id, name, value, source, "
+      "metadata, "
       "data_type, string_value, created_at, updated_at, event_ts, is_deleted) "
-      "SELECT UUIDNumToString(toFixedString(MD5(concat('s', toString(number))), 16)), ts, {{project:String}}, "
+      "SELECT UUIDNumToString(toFixedString(MD5(concat('s', toString(number))), 16)), ts, "
+      "{{project:String}}, "
       "if(t % 10 = 0, 'staging', 'production'), {trace_id}, "
       "if(categorical, 'tone', ['accuracy', 'helpfulness', 'toxicity'][1 + number % 3]), "
       "if(categorical, toFloat64(h % 3), (h % 1000) / 1000), 'API', map(), "
@@ -266,7 +272,8 @@ int main(int argc, char** argv) {
   const std::vector<QueryParam> params = {StringParam("project", o.project),
                                           {"start_ms", std::to_string(start_ms)},
                                           {"span_ms", std::to_string(span_ms)}};
-  auto existing = ch.Query("SELECT count() FROM traces WHERE project_id = {project:String}", params, "TabSeparated");
+  auto existing =
+      ch.Query("SELECT count() FROM traces WHERE project_id = {project:String}", params, "TabSeparated");
   Check(existing, "probe");
   if (*existing != "0\n") {
     std::fprintf(stderr, "read_bench_gen: project %s already has traces in %s; use a fresh folder\n",
@@ -277,14 +284,16 @@ int main(int argc, char** argv) {
   const auto all = Clock::now();
   auto phase = Clock::now();
   for (uint64_t offset = 0; offset < o.traces; offset += o.chunk) {
-    Check(ch.Query(TracesInsert(offset, std::min(o.chunk, o.traces - offset)), params, "TabSeparated"), "trace insert");
+    Check(ch.Query(TracesInsert(offset, std::min(o.chunk, o.traces - offset)), params, "TabSeparated"),
+          "trace insert");
     std::fprintf(stderr, "traces: %" PRIu64 " / %" PRIu64 " (%.0f s)\n", std::min(offset + o.chunk, o.traces),
                  o.traces, Seconds(phase));
   }
   const double traces_seconds = Seconds(phase);
   phase = Clock::now();
   for (uint64_t offset = 0; offset < o.observations; offset += o.chunk) {
-    Check(ch.Query(ObservationsInsert(o, offset, std::min(o.chunk, o.observations - offset)), params, "TabSeparated"),
+    Check(ch.Query(ObservationsInsert(o, offset, std::min(o.chunk, o.observations - offset)), params,
+                   "TabSeparated"),
           "observation insert");
     std::fprintf(stderr, "observations: %" PRIu64 " / %" PRIu64 " (%.0f s)\n",
                  std::min(offset + o.chunk, o.observations), o.observations, Seconds(phase));
@@ -336,9 +345,9 @@ int main(int argc, char** argv) {
       ",\"bigTraceIds\":%s,\"observationsPerBigTrace\":%" PRIu64 ",\"fromMs\":%" PRId64 ",\"toMs\":%" PRId64
       ",\"seconds\":{\"traces\":%.1f,\"observations\":%.1f,\"scores\":%.1f,\"optimize\":%.1f,\"total\":%.1f}"
       ",\"tables\":%s}\n",
-      o.project.c_str(), o.traces, o.observations, o.traces / 2, big_ids.c_str(), o.observations_per_big_trace,
-      start_ms, end_ms, traces_seconds, observations_seconds, scores_seconds, optimize_seconds, Seconds(all),
-      tables.c_str());
+      o.project.c_str(), o.traces, o.observations, o.traces / 2, big_ids.c_str(),
+      o.observations_per_big_trace, start_ms, end_ms, traces_seconds, observations_seconds, scores_seconds,
+      optimize_seconds, Seconds(all), tables.c_str());
   std::fflush(stdout);
   transport.reset();
   langfuse::traces::ShutdownChdb();

@@ -28,15 +28,22 @@ constexpr std::array<std::string_view, 5> kPositionKeys = {"root", "first", "las
 std::string_view Received(const Json* value) {
   if (value == nullptr) return "undefined";
   switch (value->type()) {
-    case Json::value_t::null: return "null";
-    case Json::value_t::boolean: return "boolean";
-    case Json::value_t::string: return "string";
-    case Json::value_t::array: return "array";
-    case Json::value_t::object: return "object";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::boolean:
+      return "boolean";
+    case Json::value_t::string:
+      return "string";
+    case Json::value_t::array:
+      return "array";
+    case Json::value_t::object:
+      return "object";
     case Json::value_t::number_integer:
     case Json::value_t::number_unsigned:
-    case Json::value_t::number_float: return "number";
-    default: return "unknown";
+    case Json::value_t::number_float:
+      return "number";
+    default:
+      return "unknown";
   }
 }
 
@@ -68,7 +75,8 @@ class ElementParser {
       issue["received"] = value->get<double>() > 0 ? "Infinity" : "-Infinity";
     }
     issue["path"] = std::move(path);
-    issue["message"] = "Invalid input: expected " + std::string(expected) + ", received " + std::string(Received(value));
+    issue["message"] =
+        "Invalid input: expected " + std::string(expected) + ", received " + std::string(Received(value));
     issues_.push_back(std::move(issue));
   }
   bool String(std::string_view name, std::string& out) {
@@ -232,9 +240,10 @@ bool ElementParser::Parse(FilterCondition& out, bool& skip) {
     Enum("operator", kArrayOps, out.op);
     StringArray("value", out.values);
     if (Ok() && out.op == "any of" && out.values.empty()) {
-      Custom(Path(""),
-             "Value array must not be empty unless operator is 'all of' or 'none of' (which represent waiting "
-             "for selection)");
+      Custom(
+          Path(""),
+          "Value array must not be empty unless operator is 'all of' or 'none of' (which represent waiting "
+          "for selection)");
     }
   } else if (type_name == "stringObject") {
     out.type = FilterType::kStringObject;

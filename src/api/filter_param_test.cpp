@@ -61,33 +61,43 @@ TEST(ParseFilterParam, EmptyTextIsNoFilterAndBadJsonIsInvalidRequest) {
 
 // The issues are zod 4's, key order included (compared as text).
 TEST(ParseFilterParam, ShapeProblemsAreZodIssues) {
-  EXPECT_EQ(Issues("{}").dump(),
-            R"([{"expected":"array","code":"invalid_type","path":["filter"],"message":"Invalid input: expected array, received object"}])");
-  EXPECT_EQ(Issues("[1]").dump(),
-            R"([{"code":"invalid_type","expected":"object","path":["filter",0],"message":"Invalid input: expected object, received number"}])");
-  EXPECT_EQ(Issues(R"([{"type":"x"}])").dump(),
-            R"([{"code":"invalid_union","errors":[],"note":"No matching discriminator","discriminator":"type","path":["filter",0,"type"],"message":"Invalid input"}])");
+  EXPECT_EQ(
+      Issues("{}").dump(),
+      R"([{"expected":"array","code":"invalid_type","path":["filter"],"message":"Invalid input: expected array, received object"}])");
+  EXPECT_EQ(
+      Issues("[1]").dump(),
+      R"([{"code":"invalid_type","expected":"object","path":["filter",0],"message":"Invalid input: expected object, received number"}])");
+  EXPECT_EQ(
+      Issues(R"([{"type":"x"}])").dump(),
+      R"([{"code":"invalid_union","errors":[],"note":"No matching discriminator","discriminator":"type","path":["filter",0,"type"],"message":"Invalid input"}])");
   EXPECT_EQ(
       Issues(R"([{"type":"string","column":1,"operator":"x","value":2}])").dump(),
       R"([{"expected":"string","code":"invalid_type","path":["filter",0,"column"],"message":"Invalid input: expected string, received number"},)"
       R"({"code":"invalid_value","values":["=","contains","does not contain","starts with","ends with"],"path":["filter",0,"operator"],"message":"Invalid option: expected one of \"=\"|\"contains\"|\"does not contain\"|\"starts with\"|\"ends with\""},)"
       R"({"expected":"string","code":"invalid_type","path":["filter",0,"value"],"message":"Invalid input: expected string, received number"}])");
-  EXPECT_EQ(Issues(R"([{"type":"datetime","column":"a","operator":">","value":"garbage"}])").dump(),
-            R"([{"expected":"date","code":"invalid_type","received":"Invalid Date","path":["filter",0,"value"],"message":"Invalid input: expected date, received Date"}])");
+  EXPECT_EQ(
+      Issues(R"([{"type":"datetime","column":"a","operator":">","value":"garbage"}])").dump(),
+      R"([{"expected":"date","code":"invalid_type","received":"Invalid Date","path":["filter",0,"value"],"message":"Invalid input: expected date, received Date"}])");
   EXPECT_EQ(Issues(R"([{"type":"stringOptions","column":"a","operator":"any of","value":[]}])").dump(),
             R"([{"code":"custom","path":["filter",0,"value"],"message":"Invalid input"}])");
-  EXPECT_EQ(Issues(R"([{"type":"arrayOptions","column":"a","operator":"any of","value":[]}])").dump(),
-            R"j([{"code":"custom","path":["filter",0],"message":"Value array must not be empty unless operator is 'all of' or 'none of' (which represent waiting for selection)"}])j");
-  EXPECT_EQ(Issues(R"([{"type":"null","column":"a","operator":"is null"}])").dump(),
-            R"([{"code":"invalid_value","values":[""],"path":["filter",0,"value"],"message":"Invalid input: expected \"\""}])");
-  EXPECT_EQ(Issues(R"([{"type":"stringOptions","column":"a","operator":"any of","value":[1]}])").dump(),
-            R"([{"expected":"string","code":"invalid_type","path":["filter",0,"value",0],"message":"Invalid input: expected string, received number"}])");
-  EXPECT_EQ(Issues(R"([{"type":"number","column":"a","operator":"=","value":"1"}])").dump(),
-            R"([{"expected":"number","code":"invalid_type","path":["filter",0,"value"],"message":"Invalid input: expected number, received string"}])");
-  EXPECT_EQ(Issues(R"([{"type":"positionInTrace","column":"a","operator":"=","key":"nthFromEnd"}])").dump(),
-            R"([{"code":"custom","message":"Position must be >= 1 for nth selection","path":["filter",0,"value"]}])");
+  EXPECT_EQ(
+      Issues(R"([{"type":"arrayOptions","column":"a","operator":"any of","value":[]}])").dump(),
+      R"j([{"code":"custom","path":["filter",0],"message":"Value array must not be empty unless operator is 'all of' or 'none of' (which represent waiting for selection)"}])j");
+  EXPECT_EQ(
+      Issues(R"([{"type":"null","column":"a","operator":"is null"}])").dump(),
+      R"([{"code":"invalid_value","values":[""],"path":["filter",0,"value"],"message":"Invalid input: expected \"\""}])");
+  EXPECT_EQ(
+      Issues(R"([{"type":"stringOptions","column":"a","operator":"any of","value":[1]}])").dump(),
+      R"([{"expected":"string","code":"invalid_type","path":["filter",0,"value",0],"message":"Invalid input: expected string, received number"}])");
+  EXPECT_EQ(
+      Issues(R"([{"type":"number","column":"a","operator":"=","value":"1"}])").dump(),
+      R"([{"expected":"number","code":"invalid_type","path":["filter",0,"value"],"message":"Invalid input: expected number, received string"}])");
+  EXPECT_EQ(
+      Issues(R"([{"type":"positionInTrace","column":"a","operator":"=","key":"nthFromEnd"}])").dump(),
+      R"([{"code":"custom","message":"Position must be >= 1 for nth selection","path":["filter",0,"value"]}])");
   // Issues of several elements, in order.
-  EXPECT_EQ(Issues(R"([{"type":"string","column":"a","operator":"=","value":"x"},{"type":"y"},[]])").size(), 2u);
+  EXPECT_EQ(Issues(R"([{"type":"string","column":"a","operator":"=","value":"x"},{"type":"y"},[]])").size(),
+            2u);
 }
 
 TEST(ParseFilterParam, DatetimeCoercionFollowsJavaScriptDate) {

@@ -9,7 +9,8 @@ namespace {
 
 constexpr std::string_view kAnnotationNeedsConfig =
     "configId is required when source is ANNOTATION (except for CORRECTION scores).";
-constexpr std::string_view kConfigNotFound = "The configId you provided does not match a valid config in this project";
+constexpr std::string_view kConfigNotFound =
+    "The configId you provided does not match a valid config in this project";
 constexpr size_t kTextMaxLength = 500;
 
 // A string member, nullopt when absent, null or not a string.
@@ -28,7 +29,8 @@ bool NonEmpty(const Json& body, const char* key) {
 std::string FormatNumber(double value) { return fmt::format("{}", value); }
 
 Status Invalid(std::string_view why) {
-  return Status::InvalidArgument(fmt::format("Ingested score body not valid against provided config: {}", why));
+  return Status::InvalidArgument(
+      fmt::format("Ingested score body not valid against provided config: {}", why));
 }
 
 // The config's categories as [{label, value}]; nullopt when the stored JSON is not that shape
@@ -53,8 +55,10 @@ std::optional<std::vector<std::pair<std::string, double>>> Categories(const meta
 // Whether an ingestion event's text can need a check at all (cheap, before any parsing).
 bool MayNeedCheck(std::string_view event) {
   if (event.find("\"score-create\"") == std::string_view::npos) return false;
-  return event.find("configId") != std::string_view::npos || event.find("ANNOTATION") != std::string_view::npos ||
-         event.find("CORRECTION") != std::string_view::npos || event.find(kCategoryValueField) != std::string_view::npos;
+  return event.find("configId") != std::string_view::npos ||
+         event.find("ANNOTATION") != std::string_view::npos ||
+         event.find("CORRECTION") != std::string_view::npos ||
+         event.find(kCategoryValueField) != std::string_view::npos;
 }
 
 }  // namespace
@@ -63,13 +67,14 @@ ScoreConfigCache::ScoreConfigCache(meta::MetaStore& store, std::chrono::millisec
     : store_(store), ttl_(ttl), capacity_(capacity) {}
 
 StatusOr<std::optional<meta::ScoreConfig>> ScoreConfigCache::Get(const std::string& project_id,
-                                                                  const std::string& config_id) {
+                                                                 const std::string& config_id) {
   const std::string key = project_id + '\n' + config_id;
   const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
     const auto it = entries_.find(key);
-    if (it != entries_.end() && it->second.expires > now) return std::optional<meta::ScoreConfig>(it->second.config);
+    if (it != entries_.end() && it->second.expires > now)
+      return std::optional<meta::ScoreConfig>(it->second.config);
   }
   auto read = store_.GetScoreConfig(project_id, config_id);
   if (!read.ok() || !read->has_value()) return read;
@@ -93,7 +98,9 @@ ScoreConfigCache& ScoreConfigCacheFor(meta::MetaStore& store) {
   static auto* registry = new std::map<meta::MetaStore*, std::unique_ptr<ScoreConfigCache>>();
   std::lock_guard lock(registry_mu);
   auto& cache = (*registry)[&store];
-  if (!cache) cache = std::make_unique<ScoreConfigCache>(store, std::chrono::seconds(5), 10'000);
+  // No reuse across requests: with several web processes a config changed through one must
+  // apply at once through the others, and the lookup is one indexed read.
+  if (!cache) cache = std::make_unique<ScoreConfigCache>(store, std::chrono::milliseconds(0), 10'000);
   return *cache;
 }
 
@@ -116,11 +123,12 @@ StatusOr<ScoreInflation> CheckScoreAgainstConfig(const Json& body, const meta::S
     if (!is_number) return Invalid("value must be a number for a NUMERIC config");
     const double v = value->get<double>();
     if (config.max_value && v > *config.max_value) {
-      return Invalid(fmt::format("Value exceeds maximum value of {} defined in config", FormatNumber(*config.max_value)));
+      return Invalid(fmt::format("Value exceeds maximum value of {} defined in config",
+                                 FormatNumber(*config.max_value)));
     }
     if (config.min_value && v < *config.min_value) {
-      return Invalid(
-          fmt::format("Value is below minimum value of {} defined in config", FormatNumber(*config.min_value)));
+      return Invalid(fmt::format("Value is below minimum value of {} defined in config",
+                                 FormatNumber(*config.min_value)));
     }
   } else if (config.data_type == "CATEGORICAL") {
     if (!is_string) return Invalid("value must be a category label (a string) for a CATEGORICAL config");
@@ -132,7 +140,8 @@ StatusOr<ScoreInflation> CheckScoreAgainstConfig(const Json& body, const meta::S
       }
     }
     if (!inflation.category_value) {
-      return Invalid(fmt::format("Value {} does not map to a valid category. Pass a valid category value.", label));
+      return Invalid(
+          fmt::format("Value {} does not map to a valid category. Pass a valid category value.", label));
     }
   } else if (config.data_type == "BOOLEAN") {
     if (!is_number || (value->get<double>() != 0 && value->get<double>() != 1)) {
@@ -149,8 +158,8 @@ StatusOr<ScoreInflation> CheckScoreAgainstConfig(const Json& body, const meta::S
   return inflation;
 }
 
-StatusOr<std::optional<ScoreInflation>> ValidateScore(ScoreConfigCache& configs, const std::string& project_id,
-                                                      const Json& body) {
+StatusOr<std::optional<ScoreInflation>> ValidateScore(ScoreConfigCache& configs,
+                                                      const std::string& project_id, const Json& body) {
   const auto data_type = StringMember(body, "dataType");
   const bool has_config = NonEmpty(body, "configId");
   if (data_type == "CORRECTION") {
@@ -160,7 +169,8 @@ StatusOr<std::optional<ScoreInflation>> ValidateScore(ScoreConfigCache& configs,
     }
     if (NonEmpty(body, "sessionId")) {
       return Status::InvalidArgument(
-          "CORRECTION scores cannot be associated with sessions. Please associate with a trace or observation "
+          "CORRECTION scores cannot be associated with sessions. Please associate with a trace or "
+          "observation "
           "instead.");
     }
     if (NonEmpty(body, "datasetRunId")) {
@@ -171,7 +181,8 @@ StatusOr<std::optional<ScoreInflation>> ValidateScore(ScoreConfigCache& configs,
     return std::optional<ScoreInflation>();
   }
   if (!has_config) {
-    if (StringMember(body, "source") == "ANNOTATION") return Status::InvalidArgument(std::string(kAnnotationNeedsConfig));
+    if (StringMember(body, "source") == "ANNOTATION")
+      return Status::InvalidArgument(std::string(kAnnotationNeedsConfig));
     return std::optional<ScoreInflation>();
   }
   auto config = configs.Get(project_id, *StringMember(body, "configId"));
@@ -192,7 +203,8 @@ void ApplyScoreInflation(const ScoreInflation& inflation, Json& body) {
   }
 }
 
-Status CheckBatchScores(ScoreConfigCache& configs, const std::string& project_id, ingest::BatchValidation& batch) {
+Status CheckBatchScores(ScoreConfigCache& configs, const std::string& project_id,
+                        ingest::BatchValidation& batch) {
   std::vector<std::string> kept;
   kept.reserve(batch.accepted.size());
   size_t cursor = 0;  // successes before it belong to events already passed
@@ -231,7 +243,8 @@ Status CheckBatchScores(ScoreConfigCache& configs, const std::string& project_id
         break;
       }
     }
-    batch.errors.emplace_back(id, ingest::EventError{400, "Invalid request data", checked.status().message()});
+    batch.errors.emplace_back(id,
+                              ingest::EventError{400, "Invalid request data", checked.status().message()});
     batch.rejected_types.push_back("score-create");
   }
   batch.accepted = std::move(kept);

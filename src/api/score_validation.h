@@ -78,8 +78,8 @@ StatusOr<ScoreInflation> CheckScoreAgainstConfig(const Json& body, const meta::S
 
 //! Every rule above for `body` of the project: kInvalidArgument naming the problem, or what the
 //! body must become (nullopt when it names no config). Store errors pass through.
-StatusOr<std::optional<ScoreInflation>> ValidateScore(ScoreConfigCache& configs, const std::string& project_id,
-                                                      const Json& body);
+StatusOr<std::optional<ScoreInflation>> ValidateScore(ScoreConfigCache& configs,
+                                                      const std::string& project_id, const Json& body);
 
 //! Writes the inflation into `body`: name, dataType and, for CATEGORICAL, kCategoryValueField.
 void ApplyScoreInflation(const ScoreInflation& inflation, Json& body);
@@ -89,6 +89,7 @@ void ApplyScoreInflation(const ScoreInflation& inflation, Json& body);
 //! event with a config is rewritten with its inflation. Only events whose text mentions a
 //! configId, ANNOTATION or CORRECTION are parsed. Returns a store error (the request then fails
 //! as a whole, nothing queued).
-Status CheckBatchScores(ScoreConfigCache& configs, const std::string& project_id, ingest::BatchValidation& batch);
+Status CheckBatchScores(ScoreConfigCache& configs, const std::string& project_id,
+                        ingest::BatchValidation& batch);
 
 }  // namespace langfuse::api

@@ -40,8 +40,9 @@ class ScoreValidationTest : public ::testing::Test {
     for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_ + suffix);
   }
 
-  void Create(const std::string& id, const std::string& name, const std::string& type, std::optional<double> min,
-              std::optional<double> max, std::optional<std::string> categories, const std::string& project = "p") {
+  void Create(const std::string& id, const std::string& name, const std::string& type,
+              std::optional<double> min, std::optional<double> max, std::optional<std::string> categories,
+              const std::string& project = "p") {
     meta::ScoreConfig c;
     c.id = id;
     c.project_id = project;
@@ -69,14 +70,17 @@ class ScoreValidationTest : public ::testing::Test {
 TEST_F(ScoreValidationTest, ChecksScoresAgainstTheirConfig) {
   ScoreConfigCache cache(*store_, std::chrono::seconds(60), 100);
   EXPECT_EQ(Rejection(cache, R"({"name":"x","value":11,"configId":"num"})"),
-            "Ingested score body not valid against provided config: Value exceeds maximum value of 10 defined in config");
+            "Ingested score body not valid against provided config: Value exceeds maximum value of 10 "
+            "defined in config");
   EXPECT_EQ(Rejection(cache, R"({"name":"x","value":-0.5,"configId":"num"})"),
-            "Ingested score body not valid against provided config: Value is below minimum value of 0 defined in config");
+            "Ingested score body not valid against provided config: Value is below minimum value of 0 "
+            "defined in config");
   EXPECT_NE(Rejection(cache, R"({"name":"x","value":"high","configId":"num"})"), "");
   EXPECT_EQ(Rejection(cache, R"({"name":"x","value":1,"dataType":"BOOLEAN","configId":"num"})"),
             "Data type mismatch based on config: expected NUMERIC, got BOOLEAN");
   EXPECT_EQ(Rejection(cache, R"({"name":"x","value":"meh","configId":"cat"})"),
-            "Ingested score body not valid against provided config: Value meh does not map to a valid category. Pass a "
+            "Ingested score body not valid against provided config: Value meh does not map to a valid "
+            "category. Pass a "
             "valid category value.");
   EXPECT_EQ(Rejection(cache, R"({"name":"x","value":2,"configId":"bool"})"),
             "Ingested score body not valid against provided config: Value must be either 0 or 1");
@@ -91,7 +95,8 @@ TEST_F(ScoreValidationTest, ChecksScoresAgainstTheirConfig) {
   EXPECT_EQ((*numeric)->name, "accuracy");
   EXPECT_EQ((*numeric)->data_type, "NUMERIC");
   EXPECT_FALSE((*numeric)->category_value);
-  auto categorical = ValidateScore(cache, "p", Json::parse(R"({"name":"x","value":"good","configId":"cat"})"));
+  auto categorical =
+      ValidateScore(cache, "p", Json::parse(R"({"name":"x","value":"good","configId":"cat"})"));
   ASSERT_TRUE(categorical.ok() && categorical->has_value());
   EXPECT_EQ((*categorical)->category_value, 2.5);
   Json body = Json::parse(R"({"name":"x","value":"good","configId":"cat"})");
@@ -140,12 +145,15 @@ TEST_F(ScoreValidationTest, CacheEntriesExpire) {
 TEST_F(ScoreValidationTest, CorrectionScores) {
   ScoreConfigCache cache(*store_, std::chrono::seconds(60), 100);
   EXPECT_EQ(Rejection(cache, R"({"name":"x","value":"fixed","dataType":"CORRECTION","traceId":"t"})"), "");
-  EXPECT_EQ(Rejection(cache, R"({"name":"x","value":"fixed","dataType":"CORRECTION","source":"ANNOTATION"})"), "");
+  EXPECT_EQ(Rejection(cache, R"({"name":"x","value":"fixed","dataType":"CORRECTION","source":"ANNOTATION"})"),
+            "");
   EXPECT_NE(Rejection(cache, R"({"name":"x","value":"fixed","dataType":"CORRECTION","configId":"num"})"), "");
-  EXPECT_EQ(Rejection(cache, R"({"name":"x","value":"fixed","dataType":"CORRECTION","sessionId":"s"})"),
-            "CORRECTION scores cannot be associated with sessions. Please associate with a trace or observation "
-            "instead.");
-  EXPECT_NE(Rejection(cache, R"({"name":"x","value":"fixed","dataType":"CORRECTION","datasetRunId":"r"})"), "");
+  EXPECT_EQ(
+      Rejection(cache, R"({"name":"x","value":"fixed","dataType":"CORRECTION","sessionId":"s"})"),
+      "CORRECTION scores cannot be associated with sessions. Please associate with a trace or observation "
+      "instead.");
+  EXPECT_NE(Rejection(cache, R"({"name":"x","value":"fixed","dataType":"CORRECTION","datasetRunId":"r"})"),
+            "");
 }
 
 // A batch of events as ValidateBatch leaves it: failing scores move to the errors, passing ones
@@ -153,7 +161,8 @@ TEST_F(ScoreValidationTest, CorrectionScores) {
 TEST_F(ScoreValidationTest, BatchCheckMovesFailuresToErrors) {
   ScoreConfigCache cache(*store_, std::chrono::seconds(60), 100);
   ingest::BatchValidation batch;
-  const std::string trace = R"({"id":"e1","type":"trace-create","timestamp":"2024-01-01T00:00:00Z","body":{"id":"t"}})";
+  const std::string trace =
+      R"({"id":"e1","type":"trace-create","timestamp":"2024-01-01T00:00:00Z","body":{"id":"t"}})";
   const std::string bad =
       R"({"id":"e2","type":"score-create","timestamp":"2024-01-01T00:00:00Z","body":{"id":"s1","name":"x","value":99,"configId":"num"}})";
   const std::string good =

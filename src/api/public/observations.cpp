@@ -30,8 +30,6 @@ std::optional<std::string> OptionalQuery(const http::Request& request, std::stri
   return value != nullptr ? std::optional<std::string>(*value) : std::nullopt;
 }
 
-
-
 StatusOr<traces::ObservationListFilter> ParseFilter(const http::Request& request) {
   traces::ObservationListFilter f;
   f.name = OptionalQuery(request, "name");

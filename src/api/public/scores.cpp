@@ -90,8 +90,6 @@ std::vector<std::string> SplitCommas(std::string_view text, bool trim) {
   return parts;
 }
 
-
-
 // An enum parameter: empty counts as absent (as Langfuse's nullish enums), others must match.
 StatusOr<std::optional<std::string>> EnumQuery(const http::Request& request, std::string_view name,
                                                std::initializer_list<std::string_view> allowed) {

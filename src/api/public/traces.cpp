@@ -21,7 +21,6 @@
 
 namespace langfuse::api {
 
-
 namespace {
 
 using public_query::InvalidRequestData;

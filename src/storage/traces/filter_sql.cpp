@@ -16,7 +16,8 @@ using K = ColumnKind;
 using S = ColumnSource;
 
 // Sums of the map entries whose key contains `part` (Langfuse's input/output usage and cost).
-#define LF_MAP_SUM(part, map) "arraySum(mapValues(mapFilter((k, v) -> positionCaseInsensitive(k, '" part "') > 0, " map ")))"
+#define LF_MAP_SUM(part, map) \
+  "arraySum(mapValues(mapFilter((k, v) -> positionCaseInsensitive(k, '" part "') > 0, " map ")))"
 #define LF_MAP_TOTAL(map) "if(mapContains(" map ", 'total'), " map "['total'], NULL)"
 
 // Langfuse v3.225.4: tracesTableUiColumnDefinitions (kinds from tracesTableCols).
@@ -70,7 +71,8 @@ constexpr FilterColumn kObservationColumns[] = {
     {"startTime", "Start Time", "", "start_time", K::kDatetime},
     {"endTime", "End Time", "", "end_time", K::kDatetime},
     {"timeToFirstToken", "Time To First Token (s)", "",
-     "if(isNull(completion_start_time), NULL, date_diff('millisecond', start_time, completion_start_time) / 1000)",
+     "if(isNull(completion_start_time), NULL, date_diff('millisecond', start_time, completion_start_time) / "
+     "1000)",
      K::kNumber},
     {"latency", "Latency (s)", "",
      "if(isNull(end_time), NULL, date_diff('millisecond', start_time, end_time) / 1000)", K::kNumber},
@@ -109,7 +111,8 @@ constexpr FilterColumn kScoreColumns[] = {
     {"name", "Name", "", "name", K::kStringOptions},
     {"value", "Value", "", "value", K::kNumber},
     {"booleanValue", "Boolean Value", "",
-     "if(data_type = 'BOOLEAN' AND notEmpty(ifNull(string_value, '')), lowerUTF8(ifNull(string_value, '')), '')",
+     "if(data_type = 'BOOLEAN' AND notEmpty(ifNull(string_value, '')), lowerUTF8(ifNull(string_value, '')), "
+     "'')",
      K::kStringOptions},
     {"source", "Source", "", "source", K::kStringOptions},
     {"comment", "Comment", "", "comment", K::kString},
@@ -127,16 +130,26 @@ constexpr FilterColumn kScoreColumns[] = {
 
 std::string_view KindName(ColumnKind kind) {
   switch (kind) {
-    case K::kString: return "string";
-    case K::kStringOptions: return "stringOptions";
-    case K::kArrayOptions: return "arrayOptions";
-    case K::kDatetime: return "datetime";
-    case K::kNumber: return "number";
-    case K::kBoolean: return "boolean";
-    case K::kStringObject: return "stringObject";
-    case K::kNumberObject: return "numberObject";
-    case K::kBooleanObject: return "booleanObject";
-    case K::kCategoryOptions: return "categoryOptions";
+    case K::kString:
+      return "string";
+    case K::kStringOptions:
+      return "stringOptions";
+    case K::kArrayOptions:
+      return "arrayOptions";
+    case K::kDatetime:
+      return "datetime";
+    case K::kNumber:
+      return "number";
+    case K::kBoolean:
+      return "boolean";
+    case K::kStringObject:
+      return "stringObject";
+    case K::kNumberObject:
+      return "numberObject";
+    case K::kBooleanObject:
+      return "booleanObject";
+    case K::kCategoryOptions:
+      return "categoryOptions";
   }
   return "string";
 }
@@ -147,15 +160,24 @@ bool Compatible(ColumnKind kind, FilterType type) {
   if (type == FilterType::kNull) return true;
   switch (kind) {
     case K::kString:
-    case K::kStringOptions: return type == FilterType::kString || type == FilterType::kStringOptions;
-    case K::kArrayOptions: return type == FilterType::kArrayOptions || type == FilterType::kStringOptions;
-    case K::kDatetime: return type == FilterType::kDatetime;
-    case K::kNumber: return type == FilterType::kNumber;
-    case K::kBoolean: return type == FilterType::kBoolean;
-    case K::kStringObject: return type == FilterType::kStringObject;
-    case K::kNumberObject: return type == FilterType::kNumberObject;
-    case K::kBooleanObject: return type == FilterType::kBooleanObject;
-    case K::kCategoryOptions: return type == FilterType::kCategoryOptions;
+    case K::kStringOptions:
+      return type == FilterType::kString || type == FilterType::kStringOptions;
+    case K::kArrayOptions:
+      return type == FilterType::kArrayOptions || type == FilterType::kStringOptions;
+    case K::kDatetime:
+      return type == FilterType::kDatetime;
+    case K::kNumber:
+      return type == FilterType::kNumber;
+    case K::kBoolean:
+      return type == FilterType::kBoolean;
+    case K::kStringObject:
+      return type == FilterType::kStringObject;
+    case K::kNumberObject:
+      return type == FilterType::kNumberObject;
+    case K::kBooleanObject:
+      return type == FilterType::kBooleanObject;
+    case K::kCategoryOptions:
+      return type == FilterType::kCategoryOptions;
   }
   return false;
 }
@@ -171,8 +193,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
 StatusOr<std::string> ResolveColumnName(std::span<const FilterColumn> columns, const FilterCondition& c) {
   if (!EqualsIgnoreCase(c.column, "scores")) return c.column;
   switch (c.type) {
-    case FilterType::kCategoryOptions: return std::string("score_categories");
-    case FilterType::kBooleanObject: return std::string("score_booleans");
+    case FilterType::kCategoryOptions:
+      return std::string("score_categories");
+    case FilterType::kBooleanObject:
+      return std::string("score_booleans");
     case FilterType::kNumberObject: {
       for (const FilterColumn& col : columns) {
         if (col.id == "scores_avg") return std::string("scores_avg");
@@ -214,7 +238,9 @@ StatusOr<std::string> StringOpSql(std::string_view op, std::string_view lhs, std
 }
 
 // The shortest text that reads back as the same double.
-QueryParam Float64Param(std::string name, double value) { return {std::move(name), fmt::format("{}", value)}; }
+QueryParam Float64Param(std::string name, double value) {
+  return {std::move(name), fmt::format("{}", value)};
+}
 
 StatusOr<std::string> ConditionSql(const FilterColumn& col, const FilterCondition& c, const std::string& p,
                                    std::vector<QueryParam>& params) {
@@ -289,17 +315,28 @@ StatusOr<std::string> ConditionSql(const FilterColumn& col, const FilterConditio
 
 std::string_view FilterTypeName(FilterType type) {
   switch (type) {
-    case FilterType::kDatetime: return "datetime";
-    case FilterType::kString: return "string";
-    case FilterType::kNumber: return "number";
-    case FilterType::kStringOptions: return "stringOptions";
-    case FilterType::kCategoryOptions: return "categoryOptions";
-    case FilterType::kArrayOptions: return "arrayOptions";
-    case FilterType::kStringObject: return "stringObject";
-    case FilterType::kNumberObject: return "numberObject";
-    case FilterType::kBooleanObject: return "booleanObject";
-    case FilterType::kBoolean: return "boolean";
-    case FilterType::kNull: return "null";
+    case FilterType::kDatetime:
+      return "datetime";
+    case FilterType::kString:
+      return "string";
+    case FilterType::kNumber:
+      return "number";
+    case FilterType::kStringOptions:
+      return "stringOptions";
+    case FilterType::kCategoryOptions:
+      return "categoryOptions";
+    case FilterType::kArrayOptions:
+      return "arrayOptions";
+    case FilterType::kStringObject:
+      return "stringObject";
+    case FilterType::kNumberObject:
+      return "numberObject";
+    case FilterType::kBooleanObject:
+      return "booleanObject";
+    case FilterType::kBoolean:
+      return "boolean";
+    case FilterType::kNull:
+      return "null";
   }
   return "string";
 }
@@ -325,8 +362,9 @@ StatusOr<CompiledFilter> CompileFilter(std::span<const FilterColumn> columns,
       return Status::InvalidArgument(fmt::format("Column {} does not match a UI / CH table mapping.", *name));
     }
     if (!Compatible(col->kind, c.type)) {
-      return Status::InvalidArgument(fmt::format("Invalid filter type '{}' for column '{}'. Expected filter type '{}'.",
-                                                 FilterTypeName(c.type), c.column, KindName(col->kind)));
+      return Status::InvalidArgument(
+          fmt::format("Invalid filter type '{}' for column '{}'. Expected filter type '{}'.",
+                      FilterTypeName(c.type), c.column, KindName(col->kind)));
     }
     auto sql = ConditionSql(*col, c, fmt::format("{}{}", param_prefix, i), out.params);
     if (!sql.ok()) return sql.status();

@@ -46,14 +46,14 @@ std::string_view FilterTypeName(FilterType type);
 //! operators of `type`, and the value member that `type` uses is set.
 struct FilterCondition {
   FilterType type = FilterType::kString;
-  std::string column;                //!< as the request names it
-  std::string op;                    //!< "=", "contains", "any of", ">=", "is null", "<>"...
-  std::string key;                   //!< stringObject / numberObject / booleanObject / categoryOptions
-  std::string text;                  //!< string, stringObject
-  double number = 0;                 //!< number, numberObject
-  int64_t time_ms = 0;               //!< datetime
-  bool flag = false;                 //!< boolean, booleanObject
-  std::vector<std::string> values;   //!< stringOptions, categoryOptions, arrayOptions
+  std::string column;               //!< as the request names it
+  std::string op;                   //!< "=", "contains", "any of", ">=", "is null", "<>"...
+  std::string key;                  //!< stringObject / numberObject / booleanObject / categoryOptions
+  std::string text;                 //!< string, stringObject
+  double number = 0;                //!< number, numberObject
+  int64_t time_ms = 0;              //!< datetime
+  bool flag = false;                //!< boolean, booleanObject
+  std::vector<std::string> values;  //!< stringOptions, categoryOptions, arrayOptions
 };
 
 //! What a catalogue column holds; decides which filter types it takes (Langfuse's

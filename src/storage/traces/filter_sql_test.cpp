@@ -55,7 +55,8 @@ TEST(CompileFilter, UnknownColumnAndWrongTypeAreInvalidArgument) {
   // Observations have no score columns: Langfuse's public route drops them.
   FilterCondition scores = Condition(FilterType::kNumberObject, "scores_avg", ">");
   scores.key = "accuracy";
-  EXPECT_EQ(CompileFilter(ObservationFilterColumns(), {scores}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CompileFilter(ObservationFilterColumns(), {scores}).status().code(),
+            StatusCode::kInvalidArgument);
 }
 
 TEST(CompileFilter, LegacyScoresColumnResolvesByType) {
@@ -111,7 +112,8 @@ TEST(CompileFilter, EveryTypeHasSql) {
             " AND (environment NOT IN {p0:Array(String)}) AND (hasAny(tags, {p1:Array(String)}))"
             " AND (bookmarked != {p3:Bool}) AND (startsWith(metadata[{p4k:String}], {p4:String}))"
             " AND (session_id IS NOT NULL)");
-  EXPECT_EQ(compiled->For(ColumnSource::kObservationStats), " AND (toFloat64(o_latency_ms / 1000) <= {p2:Float64})");
+  EXPECT_EQ(compiled->For(ColumnSource::kObservationStats),
+            " AND (toFloat64(o_latency_ms / 1000) <= {p2:Float64})");
   EXPECT_EQ(compiled->For(ColumnSource::kScoreStats), " AND (hasAny(s_categories, {p5:Array(String)}))");
   bool found = false;
   for (const QueryParam& p : compiled->params) {

@@ -23,8 +23,9 @@ namespace {
 // deleted marker under its old key (the ingestion worker writes one), so FINAL alone shows each
 // row once. (A `LIMIT 1 BY id` on top cost 40 s over 10 million observations.)
 std::string LiveRows(std::string_view table, std::string_view extra_where) {
-  return fmt::format("(SELECT * FROM {} FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{})", table,
-                     extra_where.empty() ? "" : " AND ", extra_where);
+  return fmt::format(
+      "(SELECT * FROM {} FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{})", table,
+      extra_where.empty() ? "" : " AND ", extra_where);
 }
 
 // Appended to every statement here: each table's partition key (its month) is a function of its
@@ -40,10 +41,11 @@ QueryParam BoolParam(std::string name, bool value) { return {std::move(name), va
 // ---------------------------------------------------------------------------------------------
 // Daily metrics
 
+// The usage of the keys containing `needle`, from the group's summed usage map `usage` (the same
+// total as summing each row's matching keys, without a lambda per row).
 std::string UsageSum(std::string_view needle) {
-  return fmt::format(
-      "sum(arraySum(mapValues(mapFilter(x -> positionCaseInsensitive(x.1, '{}') > 0, o.usage_details))))",
-      needle);
+  return fmt::format("arraySum(mapValues(mapFilter((k, v) -> positionCaseInsensitive(k, '{}') > 0, usage)))",
+                     needle);
 }
 
 int64_t JsonInt(simdjson::dom::element e) {
@@ -148,16 +150,24 @@ StatusOr<DailyMetricsPage> QueryDailyMetrics(ClickHouseTransport& transport, con
     obs_where += obs_where.empty() ? "" : " AND ";
     obs_where += "start_time >= {fromTs:DateTime64(3)} - INTERVAL 1 HOUR";
   }
-  std::string from = LiveRows("observations", obs_where) + " AS o";
+  // Observations of traces that match the filters: a semi-join (an IN set of trace ids) rather
+  // than a JOIN, which over 10 million observations took half again as long.
   if (!trace_where.empty() && !only_from) {
-    from += " INNER JOIN " + LiveRows("traces", trace_filter) + " AS t ON o.trace_id = t.id";
+    obs_where += obs_where.empty() ? "" : " AND ";
+    obs_where += fmt::format(
+        "trace_id IN (SELECT id FROM traces FINAL WHERE project_id = {{projectId:String}} "
+        "AND is_deleted = 0 AND {})",
+        trace_filter);
   }
+  const std::string from = LiveRows("observations", obs_where) + " AS o";
+  // Traces counted by a 64-bit hash of their id: a set of integers instead of strings (a
+  // collision among a million traces has a chance of about 1 in 30 million).
   const std::string usage_sql = fmt::format(
       "SELECT toString(toDate(o.start_time)) AS date, o.provided_model_name AS model, count() AS "
-      "count_observations, "
-      "uniqExact(o.trace_id) AS count_traces, {} AS input_usage, {} AS output_usage, "
-      "sumMap(o.usage_details)['total'] AS total_usage, sum(coalesce(o.total_cost, 0)) AS total_cost "
-      "FROM {} GROUP BY date, model",
+      "count_observations, uniqExact(cityHash64(o.trace_id)) AS count_traces, sumMap(o.usage_details) AS "
+      "usage, "
+      "{} AS input_usage, {} AS output_usage, usage['total'] AS total_usage, "
+      "sum(coalesce(o.total_cost, 0)) AS total_cost FROM {} GROUP BY date, model",
       UsageSum("input"), UsageSum("output"), from);
   RETURN_IF_ERROR(ForEachRow(transport, usage_sql, params, [&](simdjson::dom::object o) {
     std::string_view date;

@@ -126,7 +126,8 @@ StatusOr<Conditions> ScoreConditions(const ScoreListQuery& query) {
   if (f.dataset_run_id) {
     c.Add("dataset_run_id = {dataset_run_id:String}", StringParam("dataset_run_id", *f.dataset_run_id));
   }
-  if (f.trace_id && simple("trace_id")) c.Add("trace_id = {trace_id:String}", StringParam("trace_id", *f.trace_id));
+  if (f.trace_id && simple("trace_id"))
+    c.Add("trace_id = {trace_id:String}", StringParam("trace_id", *f.trace_id));
   if (!f.observation_ids.empty() && simple("observation_id")) {
     c.Add("observation_id IN {observation_ids:Array(String)}",
           StringArrayParam("observation_ids", f.observation_ids));
@@ -264,16 +265,17 @@ StatusOr<ObservationListPage> ListObservations(ClickHouseTransport& transport, c
   if (advanced->Uses(ColumnSource::kRow)) c.Add(advanced->For(ColumnSource::kRow).substr(5));
   if (advanced->Uses(ColumnSource::kTrace)) {
     // Conditions on the trace's columns: the trace must exist and match (Langfuse joins it).
-    c.Add("trace_id IN (SELECT id FROM traces FINAL WHERE project_id = {project_id:String} AND is_deleted = 0" +
-          advanced->For(ColumnSource::kTrace) + ")");
+    c.Add(
+        "trace_id IN (SELECT id FROM traces FINAL WHERE project_id = {project_id:String} AND is_deleted = 0" +
+        advanced->For(ColumnSource::kTrace) + ")");
   }
 
   std::vector<QueryParam> params = WithProject(project_id, c);
   ObservationListPage page;
-  auto total =
-      QueryCount(transport,
-                 "SELECT count() FROM (" + NewestVersions("id", "observations", c) + ")" + std::string(kFinalSettings),
-                 params);
+  auto total = QueryCount(
+      transport,
+      "SELECT count() FROM (" + NewestVersions("id", "observations", c) + ")" + std::string(kFinalSettings),
+      params);
   if (!total.ok()) return total.status();
   page.total_items = *total;
   if (page.total_items <= Offset(paging)) return page;  // past the end: no need to read rows
@@ -299,9 +301,10 @@ StatusOr<ScoreListPage> ListScores(ClickHouseTransport& transport, const std::st
 
   std::vector<QueryParam> params = WithProject(project_id, c);
   ScoreListPage page;
-  auto total =
-      QueryCount(transport, "SELECT count() FROM (" + NewestVersions("id", "scores", c) + ")" + std::string(kFinalSettings),
-                 params);
+  auto total = QueryCount(
+      transport,
+      "SELECT count() FROM (" + NewestVersions("id", "scores", c) + ")" + std::string(kFinalSettings),
+      params);
   if (!total.ok()) return total.status();
   page.total_items = *total;
   if (page.total_items <= Offset(query.paging)) return page;

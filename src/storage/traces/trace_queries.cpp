@@ -171,16 +171,15 @@ std::string TraceListWhere(const std::string& project_id, const TraceListFilter&
     // The aggregates of the traces that pass the row conditions, joined as Langfuse joins its
     // observation_stats / score_stats (a trace without observations or scores reads as zeros
     // and empty lists).
-    std::string joined = fmt::format(
-        "SELECT t.id FROM (SELECT id FROM traces FINAL WHERE {}) AS t",
-        where);
+    std::string joined = fmt::format("SELECT t.id FROM (SELECT id FROM traces FINAL WHERE {}) AS t", where);
     if (advanced.Uses(ColumnSource::kObservationStats)) {
       joined += fmt::format(" LEFT JOIN ({}) AS o ON o.o_trace_id = t.id", kObservationStatsSubquery);
     }
     if (advanced.Uses(ColumnSource::kScoreStats)) {
       joined += fmt::format(" LEFT JOIN ({}) AS s ON s.s_trace_id = t.id", ScoreStatsSubquery());
     }
-    joined += " WHERE 1" + advanced.For(ColumnSource::kObservationStats) + advanced.For(ColumnSource::kScoreStats);
+    joined +=
+        " WHERE 1" + advanced.For(ColumnSource::kObservationStats) + advanced.For(ColumnSource::kScoreStats);
     where += " AND id IN (" + joined + ")";
   }
   return where;
@@ -274,7 +273,8 @@ constexpr std::string_view kSessionsSubquery =
 
 // Fills input, output and metadata of `traces` (a list page) from their newest versions. The
 // page's days and ids select the rows through the primary key (project, day, id).
-Status ReadTraceIo(ClickHouseTransport& transport, const std::string& project_id, std::vector<TraceRecord>& traces) {
+Status ReadTraceIo(ClickHouseTransport& transport, const std::string& project_id,
+                   std::vector<TraceRecord>& traces) {
   std::vector<std::string> ids;
   std::vector<std::string> days;
   for (const TraceRecord& t : traces) {
@@ -283,8 +283,9 @@ Status ReadTraceIo(ClickHouseTransport& transport, const std::string& project_id
   }
   std::sort(days.begin(), days.end());
   days.erase(std::unique(days.begin(), days.end()), days.end());
-  const std::string sql = NewestById("id, input, output, metadata, is_deleted", "traces",
-                                     "toDate(`timestamp`) IN {days:Array(Date)} AND id IN {ids:Array(String)}");
+  const std::string sql =
+      NewestById("id, input, output, metadata, is_deleted", "traces",
+                 "toDate(`timestamp`) IN {days:Array(Date)} AND id IN {ids:Array(String)}");
   auto out = transport.Query(sql, {StringParam("project_id", project_id), StringArrayParam("days", days),
                                    StringArrayParam("ids", ids)});
   if (!out.ok()) return out.status();
@@ -332,8 +333,9 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
   TraceListPage page;
   // FINAL drops deleted rows and collapses versions with one sort key; a trace whose timestamp
   // changed left a deleted marker under its old key, so each trace is counted once.
-  auto total = Count(transport, "SELECT count() FROM traces FINAL WHERE " + where + std::string(kFinalSettings),
-                     params, "trace count");
+  auto total =
+      Count(transport, "SELECT count() FROM traces FINAL WHERE " + where + std::string(kFinalSettings),
+            params, "trace count");
   if (!total.ok()) return total.status();
   page.total_items = *total;
   const uint64_t offset = Offset(query.page, query.limit);
@@ -345,9 +347,9 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
   if (query.order_column != TraceOrderColumn::kId) order += fmt::format(", `id` {}", direction);
   // The page without input, output and metadata (the bulk of a row); those are read for the
   // page's traces only.
-  const std::string sql =
-      fmt::format("SELECT {} FROM traces FINAL WHERE {} ORDER BY {} LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}",
-                  TraceCoreColumns(), where, order, kFinalSettings);
+  const std::string sql = fmt::format(
+      "SELECT {} FROM traces FINAL WHERE {} ORDER BY {} LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}",
+      TraceCoreColumns(), where, order, kFinalSettings);
   params.push_back(UInt64Param("limit", query.limit));
   params.push_back(UInt64Param("offset", offset));
   auto out = transport.Query(sql, params);
@@ -375,12 +377,15 @@ StatusOr<std::map<std::string, TraceObservationStats>> ObservationStatsOfTraces(
       "dateDiff('millisecond', least(min(start_time), min(ifNull(end_time, start_time))), "
       "greatest(max(start_time), max(ifNull(end_time, start_time)))) / 1000 AS latency "
       "FROM ({}) GROUP BY trace_id";
-  static const std::string kSql = fmt::format(
-      kSqlPattern, NewestById("id, trace_id, start_time, end_time, total_cost, is_deleted", "observations",
-                              "trace_id IN {trace_ids:Array(String)} AND start_time >= {from:DateTime64(3)}"));
-  const int64_t from = earliest_trace_ms ? ClampToDateTime64(*earliest_trace_ms - kTraceToChildrenMs) : kMinDateTime64Ms;
-  auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringArrayParam("trace_ids", trace_ids),
-                                    DateTime64MsParam("from", from)});
+  static const std::string kSql =
+      fmt::format(kSqlPattern,
+                  NewestById("id, trace_id, start_time, end_time, total_cost, is_deleted", "observations",
+                             "trace_id IN {trace_ids:Array(String)} AND start_time >= {from:DateTime64(3)}"));
+  const int64_t from =
+      earliest_trace_ms ? ClampToDateTime64(*earliest_trace_ms - kTraceToChildrenMs) : kMinDateTime64Ms;
+  auto out =
+      transport.Query(kSql, {StringParam("project_id", project_id), StringArrayParam("trace_ids", trace_ids),
+                             DateTime64MsParam("from", from)});
   if (!out.ok()) return out.status();
   Status parsed = ForEachJsonRow(*out, "observation stats", [&](simdjson::dom::object& row) {
     std::string trace_id;
@@ -517,8 +522,8 @@ StatusOr<std::optional<SessionWithTraces>> GetSession(ClickHouseTransport& trans
   return std::optional<SessionWithTraces>(std::move(result));
 }
 
-StatusOr<std::optional<TraceRecord>> GetTraceForApi(ClickHouseTransport& transport, const std::string& project_id,
-                                                    const std::string& id) {
+StatusOr<std::optional<TraceRecord>> GetTraceForApi(ClickHouseTransport& transport,
+                                                    const std::string& project_id, const std::string& id) {
   static const std::string kSql = NewestById(TraceSelectColumns(), "traces", "id = {id:String}");
   auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringParam("id", id)});
   if (!out.ok()) return out.status();
@@ -536,18 +541,21 @@ StatusOr<std::vector<ObservationRecord>> ObservationsOfTraceForApi(ClickHouseTra
       NewestById(ObservationSelectColumns(), "observations",
                  "trace_id = {trace_id:String} AND start_time >= {from:DateTime64(3)}") +
       " ORDER BY start_time ASC, id ASC";
-  auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id),
-                                    DateTime64MsParam("from", ClampToDateTime64(trace_timestamp_ms - kTraceToChildrenMs))});
+  auto out = transport.Query(
+      kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id),
+             DateTime64MsParam("from", ClampToDateTime64(trace_timestamp_ms - kTraceToChildrenMs))});
   if (!out.ok()) return out.status();
   return ParseObservationsJsonEachRow(*out);
 }
 
-StatusOr<std::vector<ScoreRecord>> ScoresOfTraceForApi(ClickHouseTransport& transport, const std::string& project_id,
+StatusOr<std::vector<ScoreRecord>> ScoresOfTraceForApi(ClickHouseTransport& transport,
+                                                       const std::string& project_id,
                                                        const std::string& trace_id) {
   static const std::string kSql = fmt::format(
       "{} AND data_type IN {} ORDER BY `timestamp` ASC, id ASC",
       NewestById(ScoreSelectColumns(), "scores", "trace_id = {trace_id:String}"), kListableScoreTypes);
-  auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id)});
+  auto out =
+      transport.Query(kSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id)});
   if (!out.ok()) return out.status();
   return ParseScoresJsonEachRow(*out);
 }

@@ -97,8 +97,8 @@ StatusOr<std::map<std::string, std::vector<std::string>>> ScoreIdsOfTraces(
 //! GET /traces/{traceId}: the trace `id` of the project, newest version; nullopt when absent.
 //! These three reads look rows up by id or trace id without FINAL (the newest version per id,
 //! then deleted rows dropped), which reads only the granules the bloom-filter indexes point to.
-StatusOr<std::optional<TraceRecord>> GetTraceForApi(ClickHouseTransport& transport, const std::string& project_id,
-                                                    const std::string& id);
+StatusOr<std::optional<TraceRecord>> GetTraceForApi(ClickHouseTransport& transport,
+                                                    const std::string& project_id, const std::string& id);
 //! The trace's observations, ordered by start time then id. As Langfuse reads them: those that
 //! start at most an hour before the trace's timestamp.
 StatusOr<std::vector<ObservationRecord>> ObservationsOfTraceForApi(ClickHouseTransport& transport,
@@ -106,7 +106,8 @@ StatusOr<std::vector<ObservationRecord>> ObservationsOfTraceForApi(ClickHouseTra
                                                                    const std::string& trace_id,
                                                                    int64_t trace_timestamp_ms);
 //! The trace's scores of the listable data types (no CORRECTION), ordered by timestamp then id.
-StatusOr<std::vector<ScoreRecord>> ScoresOfTraceForApi(ClickHouseTransport& transport, const std::string& project_id,
+StatusOr<std::vector<ScoreRecord>> ScoresOfTraceForApi(ClickHouseTransport& transport,
+                                                       const std::string& project_id,
                                                        const std::string& trace_id);
 
 //! Deletes the traces `trace_ids` of the project with their observations and scores (lightweight
