@@ -10,7 +10,8 @@ import net from 'node:net';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import { spawn } from 'node:child_process';
-import { setTimeout as sleep } from 'node:timers/promises';
+// harness.mjs imports this module too; its functions are only called at run time, so the cycle is safe.
+import { freePort, sleep } from './harness.mjs';
 
 export function scaleTopologyRequested() {
   return process.env.LANGFUSE_E2E_TOPOLOGY === 'scale';
@@ -20,18 +21,6 @@ function required(name) {
   const value = process.env[name];
   if (!value) throw new Error(`LANGFUSE_E2E_TOPOLOGY=scale needs ${name} (scripts/test sets it)`);
   return value;
-}
-
-async function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitHttp(url, isAlive, timeoutMs, describe) {
