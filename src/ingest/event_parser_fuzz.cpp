@@ -84,13 +84,13 @@ void MergeAll(const DecodedPayload& payload) {
     }
   }
   for (auto& [id, state] : traces) {
-    FinishTrace(state.row, kNowMs);
+    FinishTrace(state, kNowMs);
     CheckCommon(state.row, id);
     for (size_t i = 1; i < state.row.tags.size(); ++i)
       LF_FUZZ_CHECK(state.row.tags[i - 1] < state.row.tags[i]);
   }
   for (auto& [id, state] : observations) {
-    FinishObservation(state.row, kNowMs);
+    FinishObservation(state, kNowMs);
     CheckCommon(state.row, id);
     LF_FUZZ_CHECK(!state.row.type.empty());
     LF_FUZZ_CHECK(!state.row.trace_id.empty());
@@ -99,7 +99,7 @@ void MergeAll(const DecodedPayload& payload) {
     LF_FUZZ_CHECK(state.row.total_cost.has_value() == (state.row.cost_details.count("total") == 1));
   }
   for (auto& [id, state] : scores) {
-    FinishScore(state.row, kNowMs);
+    FinishScore(state, kNowMs);
     CheckCommon(state.row, id);
     LF_FUZZ_CHECK(!state.row.name.empty());
     LF_FUZZ_CHECK(!state.row.data_type.empty());

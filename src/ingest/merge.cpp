@@ -1,6 +1,7 @@
 #include "ingest/merge.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -9,6 +10,11 @@
 #include "ingest/usage.h"
 
 namespace langfuse::ingest {
+
+struct PendingMetadata {
+  std::map<std::string, nlohmann::json> objects;
+};
+
 namespace {
 
 template <typename T>
@@ -30,13 +36,6 @@ void AssignNonEmpty(const Field<std::string>& field, std::optional<std::string>&
   if (field.has_value() && !field.value.empty() && field.value != "{}") target = field.value;
 }
 
-void AssignMetadata(const Field<MetadataMap>& field, traces::StringMap& target) {
-  if (field.has_value()) {
-    MergeMetadata(target, field.value);
-  } else if (field.is_null()) {
-    target.clear();
-  }
-}
 
 void AssignTags(const Field<std::vector<std::string>>& field, std::vector<std::string>& target) {
   if (!field.has_value()) return;
@@ -54,6 +53,54 @@ void DeepMerge(nlohmann::json& base, const nlohmann::json& update) {
       base[it.key()] = *it;
     }
   }
+}
+
+bool LooksLikeObject(const std::string& text) { return !text.empty() && text.front() == '{'; }
+
+// Merges `update` into the row's metadata. Object values being deep-merged stay parsed in the
+// state's PendingMetadata until FlushMetadata writes them back as text.
+template <typename State>
+void AssignMetadata(const Field<MetadataMap>& field, State& state) {
+  auto& target = state.row.metadata;
+  if (field.is_null()) {
+    target.clear();
+    state.pending_metadata.reset();
+    return;
+  }
+  if (!field.has_value()) return;
+  for (const auto& [key, value] : field.value) {
+    auto* pending = state.pending_metadata.get();
+    auto parsed = pending ? pending->objects.find(key) : std::map<std::string, nlohmann::json>::iterator{};
+    const bool is_pending = pending && parsed != pending->objects.end();
+    if (LooksLikeObject(value)) {
+      auto existing = target.find(key);
+      if (is_pending || (existing != target.end() && LooksLikeObject(existing->second))) {
+        auto update = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+        if (update.is_object()) {
+          if (is_pending) {
+            DeepMerge(parsed->second, update);
+            continue;
+          }
+          auto base = nlohmann::json::parse(existing->second, nullptr, /*allow_exceptions=*/false);
+          if (base.is_object()) {
+            DeepMerge(base, update);
+            if (!state.pending_metadata) state.pending_metadata = std::make_shared<PendingMetadata>();
+            state.pending_metadata->objects.insert_or_assign(key, std::move(base));
+            continue;
+          }
+        }
+      }
+    }
+    if (is_pending) pending->objects.erase(parsed);
+    target[key] = value;
+  }
+}
+
+template <typename State>
+void FlushMetadata(State& state) {
+  if (!state.pending_metadata) return;
+  for (auto& [key, object] : state.pending_metadata->objects) state.row.metadata[key] = object.dump();
+  state.pending_metadata.reset();
 }
 
 }  // namespace
@@ -125,6 +172,7 @@ void ApplyTraceEvent(TraceState& state, const ParsedEvent& event, std::optional<
   auto& row = state.row;
   if (!state.time_is_explicit && t.timestamp_ms.has_value()) {
     if (t.timestamp_ms.value != row.timestamp_ms && state.stored && !tombstone) {
+      FlushMetadata(state);
       tombstone = row;
       tombstone->is_deleted = 1;
     }
@@ -134,7 +182,7 @@ void ApplyTraceEvent(TraceState& state, const ParsedEvent& event, std::optional<
   Assign(t.name, row.name);
   if (t.name.is_null()) row.name.clear();
   Assign(t.user_id, row.user_id);
-  AssignMetadata(t.metadata, row.metadata);
+  AssignMetadata(t.metadata, state);
   Assign(t.release, row.release);
   Assign(t.version, row.version);
   Assign(t.is_public, row.is_public);
@@ -150,6 +198,7 @@ void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
   auto& row = state.row;
   auto mark_moved = [&] {
     if (state.stored && !tombstone) {
+      FlushMetadata(state);
       tombstone = row;
       tombstone->is_deleted = 1;
     }
@@ -172,7 +221,7 @@ void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
   if (o.name.is_null()) row.name.clear();
   Assign(o.end_time_ms, row.end_time_ms);
   Assign(o.completion_start_time_ms, row.completion_start_time_ms);
-  AssignMetadata(o.metadata, row.metadata);
+  AssignMetadata(o.metadata, state);
   AssignNonEmpty(o.input, row.input);
   AssignNonEmpty(o.output, row.output);
   if (o.level.has_value()) row.level = o.level.value;
@@ -209,7 +258,7 @@ void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const Ingestio
   Assign(s.dataset_run_id, row.dataset_run_id);
   Assign(s.observation_id, row.observation_id);
   Assign(s.comment, row.comment);
-  AssignMetadata(s.metadata, row.metadata);
+  AssignMetadata(s.metadata, state);
   Assign(s.execution_trace_id, row.execution_trace_id);
   Assign(s.queue_id, row.queue_id);
   Assign(s.config_id, row.config_id);
@@ -218,13 +267,17 @@ void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const Ingestio
   row.ingestion_sdk_version = source.sdk_version.empty() ? "unknown" : source.sdk_version;
 }
 
-void FinishTrace(traces::TraceRecord& row, int64_t now_ms) {
+void FinishTrace(TraceState& state, int64_t now_ms) {
+  FlushMetadata(state);
+  auto& row = state.row;
   row.updated_at_ms = now_ms;
   row.event_ts_ms = now_ms;
   row.is_deleted = 0;
 }
 
-void FinishObservation(traces::ObservationRecord& row, int64_t now_ms) {
+void FinishObservation(ObservationState& state, int64_t now_ms) {
+  FlushMetadata(state);
+  auto& row = state.row;
   if (row.end_time_ms && *row.end_time_ms < row.start_time_ms) row.end_time_ms = row.start_time_ms;
   // Until model prices exist, usage and cost are what the SDK reported, with a derived total.
   row.usage_details = row.provided_usage_details;
@@ -241,7 +294,9 @@ void FinishObservation(traces::ObservationRecord& row, int64_t now_ms) {
   row.is_deleted = 0;
 }
 
-void FinishScore(traces::ScoreRecord& row, int64_t now_ms) {
+void FinishScore(ScoreState& state, int64_t now_ms) {
+  FlushMetadata(state);
+  auto& row = state.row;
   row.updated_at_ms = now_ms;
   row.event_ts_ms = now_ms;
   row.is_deleted = 0;

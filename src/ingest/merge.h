@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,11 @@ namespace langfuse::ingest {
 //! A row being merged, with what is known about where its sort-key values came from. A value a
 //! create event stated is final; a value made up because an update arrived first (envelope time,
 //! the update's type) yields to the first create that states one.
+//! Metadata values that are JSON objects deep-merged by this batch's events, kept parsed until the
+//! row is finished so that many updates of one key cost one parse and one serialisation, not one
+//! per update of the whole accumulated value.
+struct PendingMetadata;
+
 template <typename Record>
 struct MergeState {
   Record row;
@@ -25,6 +31,8 @@ struct MergeState {
   bool time_is_explicit = true;    //!< trace timestamp / observation start_time came from a body
   bool type_is_explicit = true;    //!< observation type came from a create event
   bool trace_id_is_explicit = true;  //!< observation trace_id came from a body (else a random id)
+  //! Set while merging (see PendingMetadata); empty again once the row is finished.
+  std::shared_ptr<PendingMetadata> pending_metadata;
 };
 
 using TraceState = MergeState<traces::TraceRecord>;
@@ -51,10 +59,11 @@ void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
                            std::optional<traces::ObservationRecord>& tombstone);
 void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const IngestionSource& source);
 
-//! Derived columns and write times, applied once after all of a batch's events.
-void FinishTrace(traces::TraceRecord& row, int64_t now_ms);
-void FinishObservation(traces::ObservationRecord& row, int64_t now_ms);
-void FinishScore(traces::ScoreRecord& row, int64_t now_ms);
+//! Derived columns and write times, applied once after all of a batch's events; also writes back
+//! the metadata still held parsed.
+void FinishTrace(TraceState& state, int64_t now_ms);
+void FinishObservation(ObservationState& state, int64_t now_ms);
+void FinishScore(ScoreState& state, int64_t now_ms);
 
 //! Deep merge of two metadata maps: keys of `update` win, except that two JSON objects under
 //! the same key are merged recursively.

@@ -23,7 +23,7 @@ TraceState MergeTraces(const std::vector<std::string>& events) {
     std::optional<traces::TraceRecord> tombstone;
     ApplyTraceEvent(*state, e, tombstone);
   }
-  FinishTrace(state->row, 2000);
+  FinishTrace(*state, 2000);
   return *state;
 }
 
@@ -34,6 +34,42 @@ TEST(Merge, LaterValuesWinAndExplicitNullClears) {
   EXPECT_FALSE(s.row.user_id.has_value());
   EXPECT_EQ(*s.row.release, "r") << "an absent field keeps its value";
   EXPECT_EQ(s.row.event_ts_ms, 2000);
+}
+
+TEST(Merge, ManyUpdatesOfOneMetadataObjectMergeInOrder) {
+  std::vector<std::string> events{
+      Ev("trace-create", "2024-01-01T00:00:00Z", R"({"id":"t","metadata":{"a":{"k0":0,"n":{"deep":true}},"s":"x"}})")};
+  for (int i = 1; i <= 500; ++i) {
+    const std::string ts = "2024-01-01T00:" + std::string(i / 60 < 10 ? "0" : "") + std::to_string(i / 60) + ":" +
+                           std::string(i % 60 < 10 ? "0" : "") + std::to_string(i % 60) + "Z";
+    events.push_back(Ev("trace-create", ts,
+                        R"({"id":"t","metadata":{"a":{"k)" + std::to_string(i) + R"(":)" + std::to_string(i) +
+                            R"(,"n":{"last":)" + std::to_string(i) + "}}}}"));
+  }
+  auto s = MergeTraces(events);
+  auto merged = nlohmann::json::parse(s.row.metadata.at("a"));
+  EXPECT_EQ(merged.size(), 502u);  // k0..k500 and n
+  EXPECT_EQ(merged["k250"], 250);
+  EXPECT_EQ(merged["n"], nlohmann::json::parse(R"({"deep":true,"last":500})"));
+  EXPECT_EQ(s.row.metadata.at("s"), "x");
+  EXPECT_EQ(s.pending_metadata, nullptr);
+}
+
+TEST(Merge, MetadataObjectReplacedByScalarOrClearedWhileMerging) {
+  auto replaced = MergeTraces(
+      {Ev("trace-create", "2024-01-01T00:00:00Z", R"({"id":"t","metadata":{"a":{"x":1}}})"),
+       Ev("trace-create", "2024-01-01T00:00:01Z", R"({"id":"t","metadata":{"a":{"y":2}}})"),
+       Ev("trace-create", "2024-01-01T00:00:02Z", R"({"id":"t","metadata":{"a":7}})"),
+       Ev("trace-create", "2024-01-01T00:00:03Z", R"({"id":"t","metadata":{"b":{"z":1}}})")});
+  EXPECT_EQ(replaced.row.metadata.at("a"), "7");
+  EXPECT_EQ(nlohmann::json::parse(replaced.row.metadata.at("b")), nlohmann::json::parse(R"({"z":1})"));
+
+  auto cleared = MergeTraces({Ev("trace-create", "2024-01-01T00:00:00Z", R"({"id":"t","metadata":{"a":{"x":1}}})"),
+                              Ev("trace-create", "2024-01-01T00:00:01Z", R"({"id":"t","metadata":{"a":{"y":2}}})"),
+                              Ev("trace-create", "2024-01-01T00:00:02Z", R"({"id":"t","metadata":null})"),
+                              Ev("trace-create", "2024-01-01T00:00:03Z", R"({"id":"t","metadata":{"c":1}})")});
+  EXPECT_EQ(cleared.row.metadata.size(), 1u);
+  EXPECT_EQ(cleared.row.metadata.at("c"), "1");
 }
 
 TEST(Merge, MetadataMergesDeeplyAndTagsUnion) {
@@ -63,13 +99,13 @@ TEST(Merge, UpdateBeforeCreateTakesTheCreatesStartTimeTypeAndTrace) {
   ObservationState state = NewObservationState("p", "g", update, 1000);
   std::optional<traces::ObservationRecord> tombstone;
   ApplyObservationEvent(state, update, tombstone);
-  FinishObservation(state.row, 1000);
+  FinishObservation(state, 1000);
   state.stored = true;  // the update alone was written
 
   auto create = ParseOk(Ev("span-create", "2024-01-01T00:00:00Z",
                            R"({"id":"g","traceId":"t","name":"n","startTime":"2024-01-01T00:00:01Z"})"));
   ApplyObservationEvent(state, create, tombstone);
-  FinishObservation(state.row, 2000);
+  FinishObservation(state, 2000);
   EXPECT_EQ(state.row.start_time_ms, 1704067201000);
   EXPECT_EQ(state.row.type, "SPAN");
   EXPECT_EQ(state.row.trace_id, "t");
@@ -87,7 +123,7 @@ TEST(Merge, EndTimeBeforeStartIsClampedAndUsageTotals) {
   ObservationState state = NewObservationState("p", "g", create, 1000);
   std::optional<traces::ObservationRecord> tombstone;
   ApplyObservationEvent(state, create, tombstone);
-  FinishObservation(state.row, 1000);
+  FinishObservation(state, 1000);
   EXPECT_EQ(*state.row.end_time_ms, state.row.start_time_ms);
   EXPECT_EQ(state.row.usage_details.at("total"), 7u);
   EXPECT_DOUBLE_EQ(*state.row.total_cost, 0.75);
@@ -98,7 +134,7 @@ TEST(Merge, ScoresCarryTheirIngestionSource) {
   auto e = ParseOk(Ev("score-create", "2024-01-01T00:00:00Z", R"({"id":"s","name":"q","value":"good","traceId":"t"})"));
   ScoreState state = NewScoreState("p", "s", e, 1000);
   ApplyScoreEvent(state, e, IngestionSource{"key1", "javascript", "3.0"});
-  FinishScore(state.row, 1000);
+  FinishScore(state, 1000);
   EXPECT_EQ(state.row.data_type, "CATEGORICAL");
   EXPECT_EQ(*state.row.string_value, "good");
   EXPECT_EQ(state.row.ingestion_sdk_name, "javascript");

@@ -216,7 +216,7 @@ Status MergeEntities(std::unordered_map<std::string, Batch::Entity>& entities,
       state = make_new(entity.project_id, entity.id, entity.events.front(), now);
     }
     for (const auto& ref : entity.events) apply(state, ref, rows);
-    finish(state.row, now);
+    finish(state, now);
     rows.push_back(state.row);
     state.stored = true;
     merged.emplace_back(key, std::move(state));
