@@ -24,10 +24,29 @@ using ingest::ParsedEvent;
 // A map of recently merged rows that forgets the least recently *written* half when full: two
 // generations, the older dropped when the younger fills. Cheaper than an exact LRU and good
 // enough, since a miss only costs a read from ClickHouse.
+// What a cached row costs in memory, roughly: its variable-length text plus a fixed overhead.
+size_t TextBytes(const std::optional<std::string>& text) { return text ? text->size() : 0; }
+size_t TextBytes(const traces::StringMap& map) {
+  size_t n = 0;
+  for (const auto& [key, value] : map) n += key.size() + value.size() + 64;
+  return n;
+}
+size_t ApproxBytes(const std::string& key, const traces::TraceRecord& r) {
+  return 512 + key.size() + TextBytes(r.input) + TextBytes(r.output) + TextBytes(r.metadata);
+}
+size_t ApproxBytes(const std::string& key, const traces::ObservationRecord& r) {
+  return 768 + key.size() + TextBytes(r.input) + TextBytes(r.output) + TextBytes(r.metadata) +
+         TextBytes(r.model_parameters);
+}
+size_t ApproxBytes(const std::string& key, const traces::ScoreRecord& r) {
+  return 512 + key.size() + TextBytes(r.comment) + TextBytes(r.metadata) + r.long_string_value.size();
+}
+
 template <typename State>
 class RecentRows {
  public:
-  explicit RecentRows(size_t capacity) : half_(std::max<size_t>(capacity / 2, 1)) {}
+  RecentRows(size_t capacity, size_t capacity_bytes)
+      : half_(std::max<size_t>(capacity / 2, 1)), half_bytes_(std::max<size_t>(capacity_bytes / 2, 1)) {}
 
   const State* Find(const std::string& key) const {
     if (auto it = young_.find(key); it != young_.end()) return &it->second;
@@ -36,15 +55,26 @@ class RecentRows {
   }
 
   void Put(const std::string& key, State state) {
-    if (young_.size() >= half_) {
+    const size_t bytes = ApproxBytes(key, state.row);
+    if (young_.size() >= half_ || young_bytes_ + bytes > half_bytes_) {
       old_ = std::move(young_);
       young_.clear();
+      young_bytes_ = 0;
+    }
+    // A row bigger than a whole generation is not kept: the next event for it reads it back.
+    if (bytes > half_bytes_) {
+      old_.erase(key);
+      return;
     }
     young_[key] = std::move(state);
+    // A replaced entry's bytes stay counted until the generation rotates: an overestimate.
+    young_bytes_ += bytes;
   }
 
  private:
   size_t half_;
+  size_t half_bytes_;
+  size_t young_bytes_ = 0;
   std::unordered_map<std::string, State> young_;
   std::unordered_map<std::string, State> old_;
 };
@@ -84,7 +114,7 @@ WorkerMetrics& GetWorkerMetrics() {
 }  // namespace
 
 struct IngestionWorker::Caches {
-  explicit Caches(size_t n) : traces(n), observations(n), scores(n) {}
+  Caches(size_t n, size_t bytes) : traces(n, bytes), observations(n, bytes), scores(n, bytes) {}
   RecentRows<ingest::TraceState> traces;
   RecentRows<ingest::ObservationState> observations;
   RecentRows<ingest::ScoreState> scores;
@@ -237,7 +267,7 @@ struct IngestionWorker::Write {
 };
 
 IngestionWorker::IngestionWorker(queue::EventQueue& queue, traces::TraceStore& store, IngestionWorkerOptions options)
-    : queue_(queue), store_(store), options_(options), caches_(std::make_unique<Caches>(options.cache_entries)) {}
+    : queue_(queue), store_(store), options_(options), caches_(std::make_unique<Caches>(options.cache_entries, options.cache_bytes)) {}
 
 IngestionWorker::~IngestionWorker() { Stop(); }
 
@@ -387,7 +417,7 @@ void IngestionWorker::Run() {
   auto merge = [&](Write& write) -> Status {
     const auto started = std::chrono::steady_clock::now();
     const int64_t now = NowMs();
-    if (reset_caches_.exchange(false)) caches_ = std::make_unique<Caches>(options_.cache_entries);
+    if (reset_caches_.exchange(false)) caches_ = std::make_unique<Caches>(options_.cache_entries, options_.cache_bytes);
     std::vector<std::pair<std::string, ingest::TraceState>> merged_traces;
     std::vector<std::pair<std::string, ingest::ObservationState>> merged_observations;
     std::vector<std::pair<std::string, ingest::ScoreState>> merged_scores;

@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "common/ids.h"
 #include "common/time.h"
 #include "ingest/batch.h"
@@ -87,8 +89,9 @@ class IngestionWorkerTest : public ::testing::Test {
     store_.reset();
   }
 
-  void StartWorker() {
+  void StartWorker(size_t cache_bytes = IngestionWorkerOptions{}.cache_bytes) {
     IngestionWorkerOptions options;
+    options.cache_bytes = cache_bytes;
     options.retry_backoff_ms = 10;
     options.write_interval_ms = 100;
     worker_ = std::make_unique<IngestionWorker>(*queue_, *store_, options);
@@ -157,6 +160,21 @@ TEST_F(IngestionWorkerTest, WritesAndAcknowledges) {
   // Acknowledged: nothing is left in the queue.
   for (int i = 0; i < 100 && queue_->Stats()->pending_items > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(queue_->Stats()->pending_items, 0);
+}
+
+// Rows too big for the merge cache's byte budget are not kept: a later update reads them back.
+TEST_F(IngestionWorkerTest, RowsBeyondTheCacheBudgetAreReadBackToMerge) {
+  StartWorker(/*cache_bytes=*/4096);
+  const std::string big(20000, 'x');
+  Enqueue({Event("trace-create", R"({"id":"t9","name":"big","input":")" + big + R"(","metadata":{"a":{"x":1}}})")});
+  ASSERT_TRUE(WaitForTrace("t9"));
+  Enqueue({Event("trace-create", R"({"id":"t9","userId":"u","metadata":{"a":{"y":2}}})")});
+  auto merged = WaitForTrace("t9", [](const traces::TraceRecord& r) { return r.user_id.has_value(); });
+  ASSERT_TRUE(merged);
+  EXPECT_EQ(merged->name, "big");
+  EXPECT_EQ(merged->input, big);
+  EXPECT_EQ(nlohmann::json::parse(merged->metadata.at("a")), nlohmann::json::parse(R"({"x":1,"y":2})"));
+  EXPECT_EQ(CountFinal("traces", "t9"), 1);
 }
 
 TEST_F(IngestionWorkerTest, UpdateAfterRestartMergesWithTheStoredRow) {
