@@ -250,6 +250,26 @@ TEST_F(HttpTransportTest, CompressionEitherWayStoresAndReadsTheSameRows) {
   }
 }
 
+// Binary rows may hold any bytes, blank lines included ("\n\n" ends inline INSERT data in SQL
+// text): a timestamp whose little-endian bytes start 0a 0a, and text with an empty line.
+TEST_F(HttpTransportTest, RowsWhoseBytesHoldABlankLineAreStoredWhole) {
+  TraceStore store(Open(g_env->Options()));
+  std::vector<TraceRecord> rows;
+  for (int i = 0; i < 3; ++i) {
+    TraceRecord row = FullTrace(project_, fmt::format("t-nl-{}", i));
+    row.timestamp_ms = 0x20e10a0a + i;  // ms since the epoch: bytes 0a 0a e1 20 ...
+    row.name = "line\n\nafter a blank line";
+    rows.push_back(row);
+  }
+  ASSERT_TRUE(store.InsertTraces(rows, Token()).ok());
+  for (const auto& row : rows) {
+    auto got = store.GetTraces(project_, {row.id});
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    ASSERT_EQ(got->size(), 1u) << row.id;
+    EXPECT_EQ((*got)[0], row);
+  }
+}
+
 TEST_F(HttpTransportTest, AServerGoingAwayIsUnavailableAndItsReturnIsNoticed) {
   // A fixture of its own (its own engine and folder) that this test stops and restarts.
   const auto dir = TestDir("clickhouse_http_restart");
