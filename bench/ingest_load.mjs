@@ -20,6 +20,10 @@
 //   --dry-run     print one request body and its size, start nothing
 //   --drain-timeout   seconds to wait for the queue to empty after the load (default 60)
 //   --verify-seconds  time cap of the readback of 200 sampled traces (default 30)
+//   --attach PORT     load a server already running on 127.0.0.1:PORT instead of starting one
+//                     (its project must have the keys pk-lf-bench / sk-lf-bench; bench/scale_bench.mjs
+//                     uses this for the scale topology); it is left running
+//   --pids P1,P2,...  with --attach: the processes whose RSS and CPU time are reported (summed)
 import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
@@ -44,6 +48,8 @@ function parseArgs(argv) {
     dryRun: false,
     drainTimeout: 60,
     verifySeconds: 30,
+    attach: null,
+    pids: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -61,6 +67,8 @@ function parseArgs(argv) {
     else if (a === '--dry-run') o.dryRun = true;
     else if (a === '--drain-timeout') o.drainTimeout = Number(next());
     else if (a === '--verify-seconds') o.verifySeconds = Number(next());
+    else if (a === '--attach') o.attach = Number(next());
+    else if (a === '--pids') o.pids = next().split(',').filter(Boolean).map(Number);
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown argument ${a}`);
   }
@@ -305,7 +313,14 @@ try {
   /* keep 100 */
 }
 
+// pid null: the sum over --pids (an attached server of several processes).
 function procStatus(pid) {
+  if (pid === null) {
+    const all = opts.pids.map((p) => procStatus(p)).filter(Boolean);
+    if (!all.length) return null;
+    const sum = (k) => all.reduce((a, x) => a + (x[k] ?? 0), 0);
+    return { rssKb: sum('rssKb'), hwmKb: sum('hwmKb'), threads: sum('threads') };
+  }
   try {
     const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key) => {
@@ -320,6 +335,10 @@ function procStatus(pid) {
 }
 
 function procCpuSeconds(pid) {
+  if (pid === null) {
+    const all = opts.pids.map((p) => procCpuSeconds(p)).filter((x) => x !== null);
+    return all.length ? all.reduce((a, b) => a + b, 0) : null;
+  }
   try {
     const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -351,17 +370,18 @@ async function main() {
   }
   const loadBefore = os.loadavg()[0];
   const bin = path.resolve(opts.bin);
-  if (!fs.existsSync(bin)) {
+  if (!opts.attach && !fs.existsSync(bin)) {
     console.error(`ingest_load: server binary ${bin} not found (build it: scripts/build release langfuse)`);
     process.exit(1);
   }
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'langfuse-bench-'));
   const dataDir = path.join(work, 'data');
   const logPath = path.join(work, 'server.log');
-  port = await freePort();
+  port = opts.attach || (await freePort());
 
-  const logFd = fs.openSync(logPath, 'a');
-  const server = spawn(bin, ['server'], {
+  // Attached: a stand-in for the child process; the server is neither started nor stopped here.
+  const logFd = opts.attach ? null : fs.openSync(logPath, 'a');
+  const server = opts.attach ? { pid: null, on() {}, kill() {} } : spawn(bin, ['server'], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -375,7 +395,7 @@ async function main() {
     },
     stdio: ['ignore', logFd, logFd],
   });
-  fs.closeSync(logFd);
+  if (logFd !== null) fs.closeSync(logFd);
   let exited = null; // {code, signal, at}
   const exitPromise = new Promise((resolve) =>
     server.on('exit', (code, signal) => {
@@ -693,8 +713,8 @@ async function main() {
   probeAgent.destroy();
   const crashedBeforeStop = !!exited;
   let shutdownSeconds = null;
-  let exitInfo = exited;
-  if (!exited) {
+  let exitInfo = exited ?? (opts.attach ? { code: 0, signal: null } : null);
+  if (!exited && !opts.attach) {
     const t0 = performance.now();
     server.kill('SIGTERM');
     const timeout = sleep(30000).then(() => null);

@@ -136,7 +136,9 @@ export function makeScaleServer(server) {
     this.starts += 1;
     group.fixturePort ||= await freePort();
     group.webPorts ||= [await freePort(), await freePort()];
-    group.workerPorts ||= [await freePort(), await freePort()];
+    // LANGFUSE_E2E_SCALE_WORKERS: how many worker processes (default 2; the benchmark compares 1 and 2).
+    const workerCount = Math.max(1, Number(process.env.LANGFUSE_E2E_SCALE_WORKERS || 2));
+    group.workerPorts ||= await Promise.all(Array.from({ length: workerCount }, () => freePort()));
     fs.mkdirSync(group.chPath, { recursive: true });
     group.fixture = launch('clickhouse-fixture',
       [fixtureBin, '--port', String(group.fixturePort), '--path', group.chPath, '--user', 'e2e', '--password', tag], process.env);
@@ -152,6 +154,8 @@ export function makeScaleServer(server) {
       HOSTNAME: '127.0.0.1',
       LANGFUSE_DATA_DIR: this.dataDir,
       SALT: this.salt,
+      // Every web process signs and checks the UI's session cookies with it.
+      NEXTAUTH_SECRET: `e2e-nextauth-${tag}`,
       DATABASE_URL: schemaUrl,
       CLICKHOUSE_URL: `http://127.0.0.1:${group.fixturePort}`,
       CLICKHOUSE_USER: 'e2e',
@@ -184,7 +188,7 @@ export function makeScaleServer(server) {
       await waitHttp(`http://127.0.0.1:${group.webPorts[i]}/api/public/health`, () => web.exit === undefined, 60_000,
         `langfuse web ${i + 1} (log ${web.logPath})`);
     }
-    for (let i = 0; i < 2; i++) {
+    for (let i = 0; i < group.workerPorts.length; i++) {
       const env = { ...base, LANGFUSE_WORKER_PORT: String(group.workerPorts[i]) };
       const worker = launch(`worker-${i + 1}`, [this.bin, 'worker'], env);
       group.workers.push(worker);
