@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 
 #include "api/api.h"
@@ -19,9 +20,21 @@
 #include "storage/meta/meta_store.h"
 #include "storage/traces/clickhouse_transport.h"
 #include "storage/traces/trace_store.h"
+#include "ui_api/session.h"
+#include "ui_api/static_files.h"
+#include "ui_api/ui_api.h"
 #include "worker/ingestion_worker.h"
 
 namespace langfuse::app {
+
+StatusOr<std::unique_ptr<queue::EventQueue>> OpenConfiguredEventQueue(const Config& config) {
+  if (!config.redis_configured) return queue::OpenLocalEventQueue(config.QueueDbPath());
+  auto redis = queue::RedisOptionsFromEnv(GetEnv);
+  if (!redis.ok()) return Status::InvalidArgument("Redis settings: " + redis.status().message());
+  auto options = queue::RedisQueueOptionsFromEnv(GetEnv);
+  if (!options.ok()) return Status::InvalidArgument("queue settings: " + options.status().message());
+  return queue::OpenRedisEventQueue(**redis, *options);
+}
 
 struct Application::Impl {
   Config config;
@@ -97,16 +110,7 @@ std::unique_ptr<Application> Application::Open(const Config& config) {
     throw std::runtime_error("tracing store migration failed: " + m.message());
   }
 
-  StatusOr<std::unique_ptr<queue::EventQueue>> queue = Status::Internal("no queue");
-  if (config.redis_configured) {
-    auto redis = queue::RedisOptionsFromEnv(GetEnv);
-    if (!redis.ok()) throw std::runtime_error("Redis settings: " + redis.status().message());
-    auto options = queue::RedisQueueOptionsFromEnv(GetEnv);
-    if (!options.ok()) throw std::runtime_error("queue settings: " + options.status().message());
-    queue = queue::OpenRedisEventQueue(**redis, *options);
-  } else {
-    queue = queue::OpenLocalEventQueue(config.QueueDbPath());
-  }
+  auto queue = OpenConfiguredEventQueue(config);
   if (!queue.ok()) throw std::runtime_error("cannot open the queue: " + queue.status().message());
   s.queue = std::move(queue).value();
   s.store_description = std::string(postgres ? "Postgres" : "SQLite in " + config.data_dir) + ", " +
@@ -122,8 +126,41 @@ std::unique_ptr<Application> Application::Open(const Config& config) {
 int Application::applied_meta_migrations() const { return impl_->meta_migrations; }
 int Application::applied_trace_migrations() const { return impl_->trace_migrations; }
 
+namespace {
+
+// The web UI's settings. Several web processes must share NEXTAUTH_SECRET (a cookie signed by one
+// is checked by another), so only the embedded single process may fall back to a secret of its own
+// kept in the data directory.
+ui_api::UiOptions WebUiOptions(const Config& config) {
+  ui_api::UiOptions options;
+  options.session_secret = config.nextauth_secret;
+  if (options.session_secret.empty()) {
+    const bool scale = !config.database_url.empty() || !config.clickhouse_url.empty() || config.redis_configured;
+    if (scale) {
+      throw std::runtime_error(
+          "NEXTAUTH_SECRET is required with external stores (DATABASE_URL, CLICKHOUSE_URL or Redis): every web "
+          "process must sign the UI's session cookies with the same secret, e.g. NEXTAUTH_SECRET=$(openssl rand "
+          "-base64 32)");
+    }
+    auto secret = ui_api::LoadOrCreateSessionSecret(config.SessionSecretPath());
+    if (!secret.ok()) throw std::runtime_error(secret.status().message());
+    options.session_secret = *secret;
+  }
+  options.session_max_age_minutes = config.auth_session_max_age_minutes;
+  options.signup_disabled = config.auth_disable_signup;
+  options.secure_cookies = config.nextauth_url.rfind("https:", 0) == 0;
+  options.ui_dir = config.ui_dir;
+  options.api_key_salt = config.salt;
+  return options;
+}
+
+}  // namespace
+
 void Application::Initialize() {
   Impl& s = *impl_;
+  // Before anything is created: a web process that cannot serve the UI must not initialise (and
+  // print a default key nobody would see).
+  (void)WebUiOptions(s.config);
   const auth::InitOptions options = auth::InitOptionsFromEnv();
   if (Status st = auth::InitializeFromOptions(*s.meta, options, s.config.salt); !st.ok()) {
     throw std::runtime_error("LANGFUSE_INIT_* initialisation failed: " + st.message());
@@ -158,12 +195,24 @@ int Application::Serve(Roles roles) {
         "`langfuse web` and `langfuse worker` need a ClickHouse server (CLICKHOUSE_URL); with the embedded "
         "store run both roles in one process: `langfuse server`");
   }
+  // The web UI's sessions, declared before the router whose handlers use them.
+  std::optional<ui_api::Sessions> ui_sessions;
   http::Router router;
   api::ApiContext context{*s.meta, *s.traces, *s.queue, *s.authenticator, s.shutting_down};
   // The web role serves the public API; a worker on its own serves only health and metrics,
   // on its own port as Langfuse's worker does.
   if (roles.web) {
     api::RegisterPublicApi(router, context);
+    const ui_api::UiOptions ui_options = WebUiOptions(s.config);
+    ui_sessions.emplace(ui_options);
+    ui_api::RegisterAccountRoutes(router, context, *ui_sessions, ui_options);
+    ui_api::RegisterDataRoutes(router, context, *ui_sessions);
+    if (ui_api::RegisterStaticFiles(router, ui_options.ui_dir)) {
+      LOG_INFO("serving the web UI from {}", ui_options.ui_dir);
+    } else {
+      LOG_INFO("no web UI files (LANGFUSE_UI_DIR '{}' is not a directory); the /api/ui routes still answer",
+               ui_options.ui_dir);
+    }
   } else {
     api::RegisterWorkerRoutes(router, context);
   }

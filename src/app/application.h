@@ -5,6 +5,7 @@
 
 #include "common/status.h"
 #include "config/config.h"
+#include "queue/event_queue.h"
 
 namespace langfuse::app {
 
@@ -41,6 +42,10 @@ class Application {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+//! The ingestion queue the configuration names: Redis Streams when Redis is configured, else the
+//! local queue file in the data directory (created when missing).
+StatusOr<std::unique_ptr<queue::EventQueue>> OpenConfiguredEventQueue(const Config& config);
 
 //! Blocks SIGTERM/SIGINT in the calling thread (and every thread it starts afterwards) so that
 //! Serve can wait for them synchronously. Call first thing in main.

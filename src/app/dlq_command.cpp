@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "app/application.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "queue/event_queue.h"
@@ -19,8 +20,18 @@ Events whose insert failed LANGFUSE_INGESTION_CLICKHOUSE_MAX_ATTEMPTS times are 
 dead-letter store instead of being dropped. `list` prints one JSON object per entry (id, when it
 was accepted and failed, the reason, the project and event count). `replay` sends the given
 entries (all when no id is given) back to the ingestion queue; the running server's worker
-picks them up. Reads LANGFUSE_DATA_DIR (default ./data).
+picks them up. Works on the queue the server uses: Redis (REDIS_CONNECTION_STRING or REDIS_HOST,
+dead letters in the stream <REDIS_KEY_PREFIX>langfuse:ingestion:dlq) when configured, else the
+local queue in LANGFUSE_DATA_DIR (default ./data).
 )";
+
+StatusOr<std::unique_ptr<queue::EventQueue>> OpenQueue(const Config& config) {
+  // The local queue file is not created here: a wrong LANGFUSE_DATA_DIR should be an error.
+  if (!config.redis_configured && !std::filesystem::exists(config.QueueDbPath())) {
+    return Status::NotFound("no queue at " + config.QueueDbPath() + " (is LANGFUSE_DATA_DIR right?)");
+  }
+  return OpenConfiguredEventQueue(config);
+}
 
 }  // namespace
 
@@ -30,11 +41,7 @@ int RunDlqCommand(const std::vector<std::string>& args) {
     return args.empty() ? 2 : 0;
   }
   const Config config = LoadConfig();
-  if (!std::filesystem::exists(config.QueueDbPath())) {
-    std::fprintf(stderr, "langfuse dlq: no queue at %s (is LANGFUSE_DATA_DIR right?)\n", config.QueueDbPath().c_str());
-    return 1;
-  }
-  auto queue = queue::OpenLocalEventQueue(config.QueueDbPath());
+  auto queue = OpenQueue(config);
   if (!queue.ok()) {
     std::fprintf(stderr, "langfuse dlq: %s\n", queue.status().message().c_str());
     return 1;

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 
 namespace langfuse {
@@ -61,6 +62,22 @@ std::optional<std::string> GetEnv(const std::string& name) {
   return std::string(v);
 }
 
+std::string DefaultUiDir(const std::string& exe_path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path bin_dir = fs::path(exe_path).parent_path();
+  if (bin_dir.empty()) return "";
+  const fs::path installed = (bin_dir / ".." / "share" / "langfuse" / "ui").lexically_normal();
+  if (fs::is_directory(installed, ec)) return installed.string();
+  // A build tree inside the source tree: the first ancestor with CMakeLists.txt and ui/dist.
+  for (fs::path dir = bin_dir; !dir.empty(); dir = dir.parent_path()) {
+    const fs::path dist = dir / "ui" / "dist";
+    if (fs::is_directory(dist, ec) && fs::exists(dir / "CMakeLists.txt", ec)) return dist.string();
+    if (dir == dir.root_path()) break;
+  }
+  return "";
+}
+
 Config LoadConfig(const EnvLookup& env) {
   Config c;
   c.port = static_cast<uint16_t>(ParseInt(env, "PORT", c.port, 0, 65535));
@@ -91,6 +108,18 @@ Config LoadConfig(const EnvLookup& env) {
       static_cast<int>(ParseInt(env, "LANGFUSE_INGESTION_CLICKHOUSE_MAX_ATTEMPTS", c.max_attempts, 1, 100));
   c.retry_backoff_ms =
       static_cast<int>(ParseInt(env, "LANGFUSE_INGESTION_RETRY_BACKOFF_MS", c.retry_backoff_ms, 0, 600'000));
+  c.nextauth_secret = ParseString(env, "NEXTAUTH_SECRET", "");
+  c.nextauth_url = ParseString(env, "NEXTAUTH_URL", "");
+  c.auth_disable_signup = ParseBool(env, "AUTH_DISABLE_SIGNUP", c.auth_disable_signup);
+  c.auth_session_max_age_minutes = static_cast<int>(
+      ParseInt(env, "AUTH_SESSION_MAX_AGE", c.auth_session_max_age_minutes, 1, 10 * 365 * 24 * 60));
+  if (const auto ui_dir = env("LANGFUSE_UI_DIR"); ui_dir.has_value()) {
+    c.ui_dir = *ui_dir;  // set but empty: no UI
+  } else {
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) c.ui_dir = DefaultUiDir(exe.string());
+  }
   return c;
 }
 

@@ -39,11 +39,25 @@ struct Config {
   int max_attempts = 3;                       //!< LANGFUSE_INGESTION_CLICKHOUSE_MAX_ATTEMPTS
   int retry_backoff_ms = 500;                 //!< LANGFUSE_INGESTION_RETRY_BACKOFF_MS (doubles per attempt)
 
+  // Web UI.
+  std::string nextauth_secret;       //!< NEXTAUTH_SECRET: signs the UI's session cookies
+  std::string nextauth_url;          //!< NEXTAUTH_URL: the public URL; https: makes cookies Secure
+  bool auth_disable_signup = false;  //!< AUTH_DISABLE_SIGNUP
+  int auth_session_max_age_minutes = 30 * 24 * 60;  //!< AUTH_SESSION_MAX_AGE (minutes, as Langfuse)
+  //! LANGFUSE_UI_DIR: the built web app; default DefaultUiDir() of this binary ("" = no UI).
+  std::string ui_dir;
+
   //! Paths under data_dir.
   std::string MetaDbPath() const { return data_dir + "/langfuse.db"; }
   std::string QueueDbPath() const { return data_dir + "/queue.db"; }
   std::string ClickHousePath() const { return data_dir + "/clickhouse"; }
+  std::string SessionSecretPath() const { return data_dir + "/session.secret"; }
 };
+
+//! Where the web app is when LANGFUSE_UI_DIR is not set, for the binary at `exe_path`:
+//! `<exe dir>/../share/langfuse/ui` (an installed layout) if it is a directory, else the source
+//! tree's `ui/dist` found by walking up from the binary (build/<x>/src/app/langfuse), else "".
+std::string DefaultUiDir(const std::string& exe_path);
 
 using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
 

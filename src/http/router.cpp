@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace langfuse::http {
 namespace {
@@ -64,6 +65,8 @@ void Router::Add(std::string method, std::string pattern, Handler handler) {
   routes_.push_back(std::move(route));
 }
 
+void Router::SetFallback(Handler handler) { fallback_ = std::move(handler); }
+
 Router::Match Router::Resolve(Request& request) const {
   Match match;
   std::string_view raw =
@@ -96,7 +99,14 @@ Router::Match Router::Resolve(Request& request) const {
     }
     best.push_back(&route);
   }
-  if (best.empty()) return match;
+  if (best.empty()) {
+    if (fallback_ && request.method == "GET") {
+      request.path_params.clear();
+      match.kind = MatchKind::kFound;
+      match.handler = &fallback_;
+    }
+    return match;
+  }
 
   for (const Route* route : best) {
     if (route->method != request.method) continue;

@@ -37,6 +37,9 @@ class Router {
   void Add(std::string method, std::string pattern, Handler handler);
   //! Finds the handler and fills request.path_params on success.
   Match Resolve(Request& request) const;
+  //! The handler for a GET whose path matches no route pattern at all (the web UI's files); it
+  //! decides itself what to answer (e.g. 404 for /api/ paths). Without one such a GET is kNotFound.
+  void SetFallback(Handler handler);
 
  private:
   struct Route {
@@ -45,6 +48,7 @@ class Router {
     Handler handler;
   };
   std::vector<Route> routes_;
+  Handler fallback_;  //!< empty: none
 };
 
 }  // namespace langfuse::http

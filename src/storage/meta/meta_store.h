@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -80,6 +81,155 @@ struct ScoreConfig {
   int64_t updated_at_ms = 0;
 };
 
+// v2 import progress
+//! One row of import_v2_progress: how far `langfuse import-v2` got with one source table, or, for
+//! the table name kImportLeaseRow, which process runs the import (owner and heartbeat).
+struct ImportProgress {
+  std::string table;              //!< the source table ("traces", ...) or kImportLeaseRow
+  std::string source;             //!< identity of the source database the rows came from
+  std::string cursor_created_at;  //!< keyset cursor: created_at of the last row copied, as the source wrote it
+  std::string cursor_id;          //!< keyset cursor: id of the last row copied ("" = none yet)
+  int64_t rows_done = 0;
+  int64_t rows_total = 0;
+  bool finished = false;
+  std::string owner;  //!< lease row only: who holds it ("" = nobody)
+  int64_t heartbeat_at_ms = 0;
+  int64_t updated_at_ms = 0;
+};
+inline constexpr std::string_view kImportLeaseRow = "@lease";
+
+// Prompts, datasets, models
+// Langfuse's project_memberships, prompts, datasets, dataset_items, dataset_runs,
+// dataset_run_items, models and prices. JSON columns travel as JSON text, kept verbatim.
+
+//! A user's role in one project, overriding the organisation role (project_memberships).
+struct ProjectMembership {
+  std::string org_membership_id;
+  std::string project_id;
+  std::string user_id;
+  std::string role;  //!< OWNER | ADMIN | MEMBER | VIEWER | NONE
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+
+  bool operator==(const ProjectMembership&) const = default;
+};
+
+//! One version of a prompt; (project_id, name, version) is unique.
+struct Prompt {
+  std::string id;
+  std::string project_id;
+  std::string name;
+  int32_t version = 1;
+  std::string prompt;         //!< JSON text: a string for type text, a message array for type chat
+  std::string type = "text";  //!< text | chat
+  std::string config = "{}";  //!< JSON text
+  std::vector<std::string> labels;
+  std::vector<std::string> tags;
+  std::optional<std::string> commit_message;
+  std::string created_by;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+
+  bool operator==(const Prompt&) const = default;
+};
+
+struct Dataset {
+  std::string id;
+  std::string project_id;
+  std::string name;
+  std::optional<std::string> description;
+  std::optional<std::string> metadata;  //!< JSON text
+  std::optional<std::string> remote_experiment_url;
+  std::optional<std::string> remote_experiment_payload;  //!< JSON text
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+
+  bool operator==(const Dataset&) const = default;
+};
+
+struct DatasetItem {
+  std::string id;
+  std::string project_id;
+  std::string dataset_id;
+  std::string status = "ACTIVE";               //!< ACTIVE | ARCHIVED
+  std::optional<std::string> input;            //!< JSON text
+  std::optional<std::string> expected_output;  //!< JSON text
+  std::optional<std::string> metadata;         //!< JSON text
+  std::optional<std::string> source_trace_id;
+  std::optional<std::string> source_observation_id;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+
+  bool operator==(const DatasetItem&) const = default;
+};
+
+//! An experiment run over a dataset; (dataset_id, project_id, name) is unique.
+struct DatasetRun {
+  std::string id;
+  std::string project_id;
+  std::string dataset_id;
+  std::string name;
+  std::optional<std::string> description;
+  std::optional<std::string> metadata;  //!< JSON text
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+
+  bool operator==(const DatasetRun&) const = default;
+};
+
+struct DatasetRunItem {
+  std::string id;
+  std::string project_id;
+  std::string dataset_run_id;
+  std::string dataset_item_id;
+  std::string trace_id;
+  std::optional<std::string> observation_id;
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+
+  bool operator==(const DatasetRunItem&) const = default;
+};
+
+//! A model definition for usage and cost inference. Prices are decimal text ("0.000002"), exact;
+//! the per-usage-type prices live in `prices`, the three price columns are Langfuse's legacy ones.
+struct Model {
+  std::string id;
+  std::optional<std::string> project_id;  //!< nullopt for a built-in model
+  std::string model_name;
+  std::string match_pattern;  //!< regular expression matched against observation model names
+  std::optional<int64_t> start_date_ms;
+  std::optional<std::string> unit;  //!< TOKENS, CHARACTERS, ...
+  std::optional<std::string> input_price;
+  std::optional<std::string> output_price;
+  std::optional<std::string> total_price;
+  std::optional<std::string> tokenizer_id;
+  std::optional<std::string> tokenizer_config;  //!< JSON text
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+
+  bool operator==(const Model&) const = default;
+};
+
+//! The price of one usage type ("input", "output", "total", ...) of a model; (model_id,
+//! usage_type) is unique.
+struct Price {
+  std::string id;
+  std::string model_id;
+  std::optional<std::string> project_id;  //!< the model's project
+  std::string usage_type;
+  std::string price;  //!< decimal text, trailing zeros trimmed by the store
+  int64_t created_at_ms = 0;
+  int64_t updated_at_ms = 0;
+
+  bool operator==(const Price&) const = default;
+};
+
+//! What MetaStore's prompt, dataset and model methods answer in a store without them.
+inline Status NoPromptsDatasets() {
+  return Status::Internal("this metadata store does not support prompts, datasets and models");
+}
+// End of prompts, datasets, models
+
 //! The transactional store: organisations, projects, users, memberships, API keys and score
 //! configs.
 //! Implementations (SQLite embedded, Postgres at scale) share one conformance suite
@@ -139,6 +289,31 @@ class MetaStore {
   //! Oldest first.
   virtual StatusOr<std::vector<OrganizationMembership>> ListMemberships(const std::string& org_id) = 0;
 
+  // Web UI accounts. The defaults answer kInternal, as for score configs.
+
+  //! The user with this id, nullopt when none.
+  virtual StatusOr<std::optional<User>> GetUser(const std::string& /*id*/) {
+    return Status::Internal("this metadata store does not support web UI accounts");
+  }
+  //! Inserts a new user (email lower-cased, empty id = generate one); kConflict when the email
+  //! (or id) is taken, and then nothing changes.
+  virtual Status CreateUser(const User& /*user*/) {
+    return Status::Internal("this metadata store does not support web UI accounts");
+  }
+  //! The user's memberships in every organisation, oldest first.
+  virtual StatusOr<std::vector<OrganizationMembership>> ListMembershipsForUser(const std::string& /*user_id*/) {
+    return Status::Internal("this metadata store does not support web UI accounts");
+  }
+  //! Removes (org_id, user_id); kNotFound when there is no such membership.
+  virtual Status DeleteMembership(const std::string& /*org_id*/, const std::string& /*user_id*/) {
+    return Status::Internal("this metadata store does not support web UI accounts");
+  }
+  //! The key with this id, nullopt when none.
+  virtual StatusOr<std::optional<ApiKey>> GetApiKey(const std::string& /*id*/) {
+    return Status::Internal("this metadata store does not support web UI accounts");
+  }
+  // End of web UI accounts
+
   // Score configs. The defaults answer kInternal so that stores (and test doubles) written before
   // score configs existed keep compiling; every real implementation overrides all five.
 
@@ -174,7 +349,137 @@ class MetaStore {
     (void)config;
     return Status::Internal("this metadata store does not support score configs");
   }
+
+  // v2 import progress. The defaults answer kInternal, as for score configs.
+
+  //! Every row of import_v2_progress (the lease row included), by table name.
+  virtual StatusOr<std::vector<ImportProgress>> ListImportProgress() {
+    return Status::Internal("this metadata store does not support import progress");
+  }
+  //! Inserts or replaces the row of `progress.table` (owner and heartbeat are left as they are).
+  virtual Status SaveImportProgress(const ImportProgress& progress) {
+    (void)progress;
+    return Status::Internal("this metadata store does not support import progress");
+  }
+  //! Takes or renews the import lease for `owner` in one statement: won when nobody holds it, when
+  //! `owner` or `replaceable_owner` (a holder the caller knows is dead; may be empty) holds it, or
+  //! when its heartbeat is older than `stale_after_ms`. Answers the lease row afterwards: the lease
+  //! was won when its owner is `owner`.
+  virtual StatusOr<ImportProgress> AcquireImportLease(const std::string& owner, const std::string& replaceable_owner,
+                                                      int64_t now_ms, int64_t stale_after_ms) {
+    (void)owner;
+    (void)replaceable_owner;
+    (void)now_ms;
+    (void)stale_after_ms;
+    return Status::Internal("this metadata store does not support import progress");
+  }
+  //! Gives the lease up if `owner` holds it.
+  virtual Status ReleaseImportLease(const std::string& owner) {
+    (void)owner;
+    return Status::Internal("this metadata store does not support import progress");
+  }
+  // Prompts, datasets, models. Every Upsert inserts the row or replaces every column of the row
+  // with the same primary key (id; (id, project_id) for the dataset tables; (project_id, user_id)
+  // for project memberships). A clash on another unique key is kConflict, a missing parent
+  // kInvalidArgument. The defaults answer kInternal, as for score configs.
+
+  virtual Status UpsertProjectMembership(const ProjectMembership& /*membership*/) {
+    return NoPromptsDatasets();
+  }
+  //! Oldest first.
+  virtual StatusOr<std::vector<ProjectMembership>> ListProjectMemberships(const std::string& /*project_id*/) {
+    return NoPromptsDatasets();
+  }
+
+  virtual Status UpsertPrompt(const Prompt& /*prompt*/) { return NoPromptsDatasets(); }
+  virtual StatusOr<std::optional<Prompt>> GetPrompt(const std::string& /*project_id*/,
+                                                    const std::string& /*id*/) {
+    return NoPromptsDatasets();
+  }
+  //! The project's prompts named `name` (every prompt when empty), by name then version.
+  virtual StatusOr<std::vector<Prompt>> ListPrompts(const std::string& /*project_id*/,
+                                                    const std::string& /*name*/) {
+    return NoPromptsDatasets();
+  }
+
+  virtual Status UpsertDataset(const Dataset& /*dataset*/) { return NoPromptsDatasets(); }
+  virtual StatusOr<std::optional<Dataset>> GetDataset(const std::string& /*project_id*/,
+                                                      const std::string& /*id*/) {
+    return NoPromptsDatasets();
+  }
+  //! Oldest first.
+  virtual StatusOr<std::vector<Dataset>> ListDatasets(const std::string& /*project_id*/) {
+    return NoPromptsDatasets();
+  }
+
+  virtual Status UpsertDatasetItem(const DatasetItem& /*item*/) { return NoPromptsDatasets(); }
+  virtual StatusOr<std::optional<DatasetItem>> GetDatasetItem(const std::string& /*project_id*/,
+                                                              const std::string& /*id*/) {
+    return NoPromptsDatasets();
+  }
+  //! One page of the dataset's items, newest first (created_at descending, then id), as Langfuse lists them.
+  virtual StatusOr<std::vector<DatasetItem>> ListDatasetItems(const std::string& /*project_id*/,
+                                                              const std::string& /*dataset_id*/,
+                                                              int64_t /*limit*/, int64_t /*offset*/) {
+    return NoPromptsDatasets();
+  }
+
+  virtual Status UpsertDatasetRun(const DatasetRun& /*run*/) { return NoPromptsDatasets(); }
+  virtual StatusOr<std::optional<DatasetRun>> GetDatasetRun(const std::string& /*project_id*/,
+                                                            const std::string& /*id*/) {
+    return NoPromptsDatasets();
+  }
+  //! Oldest first.
+  virtual StatusOr<std::vector<DatasetRun>> ListDatasetRuns(const std::string& /*project_id*/,
+                                                            const std::string& /*dataset_id*/) {
+    return NoPromptsDatasets();
+  }
+
+  virtual Status UpsertDatasetRunItem(const DatasetRunItem& /*item*/) { return NoPromptsDatasets(); }
+  virtual StatusOr<std::optional<DatasetRunItem>> GetDatasetRunItem(const std::string& /*project_id*/,
+                                                                    const std::string& /*id*/) {
+    return NoPromptsDatasets();
+  }
+  //! Oldest first.
+  virtual StatusOr<std::vector<DatasetRunItem>> ListDatasetRunItems(const std::string& /*project_id*/,
+                                                                    const std::string& /*dataset_run_id*/) {
+    return NoPromptsDatasets();
+  }
+
+  virtual Status UpsertModel(const Model& /*model*/) { return NoPromptsDatasets(); }
+  virtual StatusOr<std::optional<Model>> GetModel(const std::string& /*id*/) { return NoPromptsDatasets(); }
+  //! The project's own models and the built-in ones (no project), by model_name then id.
+  virtual StatusOr<std::vector<Model>> ListModels(const std::string& /*project_id*/) {
+    return NoPromptsDatasets();
+  }
+
+  virtual Status UpsertPrice(const Price& /*price*/) { return NoPromptsDatasets(); }
+  //! The model's prices by usage_type.
+  virtual StatusOr<std::vector<Price>> ListPrices(const std::string& /*model_id*/) {
+    return NoPromptsDatasets();
+  }
+
+  //! Rows in one of the tables named in kCountableTables (kInvalidArgument for another name).
+  virtual StatusOr<int64_t> CountRows(std::string_view /*table*/) { return NoPromptsDatasets(); }
+
+  // End of prompts, datasets, models
 };
+
+//! Tables CountRows answers for (Prompts, datasets, models).
+inline constexpr std::string_view kCountableTables[] = {"organizations",
+                                                        "projects",
+                                                        "users",
+                                                        "organization_memberships",
+                                                        "project_memberships",
+                                                        "api_keys",
+                                                        "score_configs",
+                                                        "prompts",
+                                                        "datasets",
+                                                        "dataset_items",
+                                                        "dataset_runs",
+                                                        "dataset_run_items",
+                                                        "models",
+                                                        "prices"};
 
 //! Opens (creating if needed) the SQLite store at `path` in WAL mode (the folder must exist).
 //! Does not migrate: call Migrate.

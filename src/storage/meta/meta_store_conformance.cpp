@@ -1,6 +1,7 @@
 #include "storage/meta/meta_store_conformance.h"
 
 #include <atomic>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -323,6 +324,91 @@ TEST_P(MetaStoreConformanceTest, MembershipUpsert) {
             StatusCode::kInvalidArgument);
 }
 
+// Web UI accounts
+TEST_P(MetaStoreConformanceTest, WebUiUserCreateAndGet) {
+  User user;
+  user.email = "Carol@Example.com";
+  user.name = "Carol";
+  user.password = "$argon2id$placeholder";
+  ASSERT_TRUE(store_->CreateUser(user).ok());
+  auto by_email = store_->FindUserByEmail("carol@example.com");
+  ASSERT_TRUE(by_email.ok() && by_email->has_value());
+  const std::string id = (*by_email)->id;
+  EXPECT_FALSE(id.empty());
+
+  auto by_id = store_->GetUser(id);
+  ASSERT_TRUE(by_id.ok() && by_id->has_value());
+  EXPECT_EQ((*by_id)->email, "carol@example.com");
+  EXPECT_EQ((*by_id)->name, std::optional<std::string>("Carol"));
+  EXPECT_EQ((*by_id)->password, std::optional<std::string>("$argon2id$placeholder"));
+  EXPECT_FALSE(store_->GetUser("no-such-user")->has_value());
+
+  // A taken email (any case) is a conflict and changes nothing.
+  User again;
+  again.email = "CAROL@example.com";
+  again.name = "Mallory";
+  again.password = "other";
+  EXPECT_EQ(store_->CreateUser(again).code(), StatusCode::kConflict);
+  by_id = store_->GetUser(id);
+  ASSERT_TRUE(by_id.ok() && by_id->has_value());
+  EXPECT_EQ((*by_id)->name, std::optional<std::string>("Carol"));
+  EXPECT_EQ((*by_id)->password, std::optional<std::string>("$argon2id$placeholder"));
+  EXPECT_EQ(store_->CreateUser(User{}).code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(MetaStoreConformanceTest, WebUiMembershipsOfUserAndDelete) {
+  ASSERT_TRUE(store_->UpsertOrganization({"org-a", "A"}).ok());
+  ASSERT_TRUE(store_->UpsertOrganization({"org-b", "B"}).ok());
+  User u1;
+  u1.id = "user-1";
+  u1.email = "one@example.com";
+  ASSERT_TRUE(store_->CreateUser(u1).ok());
+  User u2;
+  u2.id = "user-2";
+  u2.email = "two@example.com";
+  ASSERT_TRUE(store_->CreateUser(u2).ok());
+  ASSERT_TRUE(store_->UpsertMembership({"", "org-a", "user-1", "OWNER"}).ok());
+  ASSERT_TRUE(store_->UpsertMembership({"", "org-b", "user-1", "VIEWER"}).ok());
+  ASSERT_TRUE(store_->UpsertMembership({"", "org-a", "user-2", "MEMBER"}).ok());
+
+  auto mine = store_->ListMembershipsForUser("user-1");
+  ASSERT_TRUE(mine.ok());
+  ASSERT_EQ(mine->size(), 2u);
+  std::map<std::string, std::string> roles;
+  for (const auto& m : *mine) {
+    EXPECT_EQ(m.user_id, "user-1");
+    roles[m.org_id] = m.role;
+  }
+  EXPECT_EQ(roles["org-a"], "OWNER");
+  EXPECT_EQ(roles["org-b"], "VIEWER");
+  EXPECT_TRUE(store_->ListMembershipsForUser("nobody")->empty());
+
+  ASSERT_TRUE(store_->DeleteMembership("org-a", "user-2").ok());
+  EXPECT_EQ(store_->DeleteMembership("org-a", "user-2").code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->DeleteMembership("org-b", "user-2").code(), StatusCode::kNotFound);
+  auto org_a = store_->ListMemberships("org-a");
+  ASSERT_TRUE(org_a.ok());
+  ASSERT_EQ(org_a->size(), 1u);
+  EXPECT_EQ((*org_a)[0].user_id, "user-1");
+  EXPECT_TRUE(store_->ListMembershipsForUser("user-2")->empty());
+}
+
+TEST_P(MetaStoreConformanceTest, WebUiApiKeyById) {
+  CreateOrgAndProject("org-1", "proj-1");
+  ApiKey key = MakeKey("pk-lf-byid", "proj-1");
+  key.note = "for the UI";
+  ASSERT_TRUE(store_->UpsertApiKey(key).ok());
+  auto found = store_->GetApiKey(key.id);
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->public_key, "pk-lf-byid");
+  EXPECT_EQ((*found)->project_id, std::optional<std::string>("proj-1"));
+  EXPECT_EQ((*found)->note, std::optional<std::string>("for the UI"));
+  EXPECT_FALSE(store_->GetApiKey("no-such-key")->has_value());
+  ASSERT_TRUE(store_->DeleteApiKey(key.id).ok());
+  EXPECT_FALSE(store_->GetApiKey(key.id)->has_value());
+}
+// End of web UI accounts
+
 TEST_P(MetaStoreConformanceTest, ConcurrentCallsFromManyThreads) {
   CreateOrgAndProject("org-1", "proj-1");
   constexpr int kThreads = 4;
@@ -486,6 +572,215 @@ TEST_P(MetaStoreConformanceTest, ScoreConfigIdsAreUniqueAcrossProjects) {
   CreateOrgAndProject("org-2", "proj-2");
   EXPECT_EQ(store_->CreateScoreConfig(NumericConfig("cfg-1", "proj-2", 0)).code(), StatusCode::kConflict);
 }
+
+// Prompts, datasets, models
+
+TEST_P(MetaStoreConformanceTest, ProjectMembershipUpsertAndList) {
+  CreateOrgAndProject("org-1", "proj-1");
+  ASSERT_TRUE(store_->UpsertUser({"user-1", "a@example.com"}).ok());
+  ASSERT_TRUE(store_->UpsertMembership({"om-1", "org-1", "user-1", "MEMBER"}).ok());
+  ProjectMembership pm{"om-1", "proj-1", "user-1", "VIEWER", 1000, 2000};
+  ASSERT_TRUE(store_->UpsertProjectMembership(pm).ok());
+  pm.role = "ADMIN";  // same (project, user): replaced
+  ASSERT_TRUE(store_->UpsertProjectMembership(pm).ok());
+  auto listed = store_->ListProjectMemberships("proj-1");
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front(), pm);
+  EXPECT_EQ(store_->UpsertProjectMembership({"om-1", "proj-1", "user-1", "GOD"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->UpsertProjectMembership({"om-1", "proj-missing", "user-1", "ADMIN"}).code(),
+            StatusCode::kInvalidArgument);
+}
+
+Prompt MakePrompt(const std::string& id, const std::string& project_id, const std::string& name,
+                  int32_t version) {
+  Prompt p;
+  p.id = id;
+  p.project_id = project_id;
+  p.name = name;
+  p.version = version;
+  p.prompt = "\"Hello {{name}}, version " + std::to_string(version) + "\"";
+  p.config = "{\"temperature\": 0.2}";
+  p.created_by = "API";
+  p.created_at_ms = 1700000000000 + version;
+  p.updated_at_ms = 1700000000500 + version;
+  return p;
+}
+
+TEST_P(MetaStoreConformanceTest, PromptUpsertGetAndList) {
+  CreateOrgAndProject("org-1", "proj-1");
+  Prompt v1 = MakePrompt("p-1", "proj-1", "greet", 1);
+  v1.tags = {"a", "with \"quote\""};
+  Prompt v2 = MakePrompt("p-2", "proj-1", "greet", 2);
+  v2.labels = {"production", "latest"};
+  v2.commit_message = "second";
+  Prompt chat = MakePrompt("p-3", "proj-1", "chatty", 1);
+  chat.type = "chat";
+  chat.prompt = R"([{"role": "system", "content": "Be brief"}, {"role": "user", "content": "{{q}}"}])";
+  chat.labels = {"staging"};
+  for (const Prompt& p : {v2, v1, chat}) ASSERT_TRUE(store_->UpsertPrompt(p).ok()) << p.id;
+
+  auto got = store_->GetPrompt("proj-1", "p-3");
+  ASSERT_TRUE(got.ok() && got->has_value()) << got.status().message();
+  EXPECT_EQ(**got, chat);  // JSON text verbatim, labels in order
+  EXPECT_FALSE(store_->GetPrompt("proj-other", "p-3")->has_value());
+
+  auto versions = store_->ListPrompts("proj-1", "greet");
+  ASSERT_TRUE(versions.ok()) << versions.status().message();
+  ASSERT_EQ(versions->size(), 2u);
+  EXPECT_EQ((*versions)[0], v1);
+  EXPECT_EQ((*versions)[1], v2);
+  EXPECT_EQ(store_->ListPrompts("proj-1", "")->size(), 3u);
+
+  // Upsert by id replaces every column.
+  v1.labels = {"production"};
+  v1.config = "{}";
+  v1.updated_at_ms += 1;
+  ASSERT_TRUE(store_->UpsertPrompt(v1).ok());
+  EXPECT_EQ(**store_->GetPrompt("proj-1", "p-1"), v1);
+  EXPECT_EQ(*store_->CountRows("prompts"), 3);
+
+  // Another id for an existing (project, name, version), a bad type, a missing project.
+  EXPECT_EQ(store_->UpsertPrompt(MakePrompt("p-9", "proj-1", "greet", 2)).code(), StatusCode::kConflict);
+  Prompt bad = MakePrompt("p-10", "proj-1", "other", 1);
+  bad.type = "image";
+  EXPECT_EQ(store_->UpsertPrompt(bad).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->UpsertPrompt(MakePrompt("p-11", "proj-missing", "x", 1)).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(*store_->CountRows("prompts"), 3);
+}
+
+TEST_P(MetaStoreConformanceTest, DatasetsItemsRunsAndRunItems) {
+  CreateOrgAndProject("org-1", "proj-1");
+  CreateOrgAndProject("org-2", "proj-2");
+  Dataset d{"ds-1",       "proj-1",     "qa", "questions", R"({"owner": "team"})",
+            std::nullopt, std::nullopt, 1000, 2000};
+  ASSERT_TRUE(store_->UpsertDataset(d).ok());
+  // The primary key is (id, project_id), as in Langfuse: another project may use the same id.
+  Dataset other{
+      "ds-1", "proj-2", "qa", std::nullopt, std::nullopt, "https://x.example/run", R"({"k": [1, 2]})",
+      1000,   2000};
+  ASSERT_TRUE(store_->UpsertDataset(other).ok());
+  EXPECT_EQ(**store_->GetDataset("proj-1", "ds-1"), d);
+  EXPECT_EQ(**store_->GetDataset("proj-2", "ds-1"), other);
+  EXPECT_EQ(store_->UpsertDataset({"ds-2", "proj-1", "qa"}).code(), StatusCode::kConflict);  // name taken
+  d.description = std::nullopt;
+  ASSERT_TRUE(store_->UpsertDataset(d).ok());
+  ASSERT_EQ(store_->ListDatasets("proj-1")->size(), 1u);
+  EXPECT_EQ(store_->ListDatasets("proj-1")->front(), d);
+
+  for (int i = 0; i < 5; ++i) {
+    DatasetItem item;
+    item.id = "item-" + std::to_string(i);
+    item.project_id = "proj-1";
+    item.dataset_id = "ds-1";
+    item.status = i == 4 ? "ARCHIVED" : "ACTIVE";
+    item.input = R"({"q": )" + std::to_string(i) + "}";
+    item.expected_output = i % 2 == 0 ? std::optional<std::string>("\"yes\"") : std::nullopt;
+    item.source_trace_id = "trace-" + std::to_string(i);
+    item.created_at_ms = 10000 + i * 10;
+    item.updated_at_ms = 20000;
+    ASSERT_TRUE(store_->UpsertDatasetItem(item).ok()) << item.id;
+  }
+  auto page = store_->ListDatasetItems("proj-1", "ds-1", 2, 1);  // newest first
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  ASSERT_EQ(page->size(), 2u);
+  EXPECT_EQ((*page)[0].id, "item-3");
+  EXPECT_EQ((*page)[1].id, "item-2");
+  auto archived = store_->GetDatasetItem("proj-1", "item-4");
+  ASSERT_TRUE(archived.ok() && archived->has_value());
+  EXPECT_EQ((*archived)->status, "ARCHIVED");
+  EXPECT_EQ((*archived)->input, R"({"q": 4})");
+  EXPECT_FALSE(store_->GetDatasetItem("proj-2", "item-4")->has_value());
+  DatasetItem orphan{"item-x", "proj-1", "ds-missing"};
+  EXPECT_EQ(store_->UpsertDatasetItem(orphan).code(), StatusCode::kInvalidArgument);
+  DatasetItem bad_status{"item-y", "proj-1", "ds-1", "DELETED"};
+  EXPECT_EQ(store_->UpsertDatasetItem(bad_status).code(), StatusCode::kInvalidArgument);
+
+  DatasetRun run{"run-1", "proj-1", "ds-1", "baseline", "first", R"({"model": "m"})", 3000, 4000};
+  ASSERT_TRUE(store_->UpsertDatasetRun(run).ok());
+  EXPECT_EQ(store_->UpsertDatasetRun({"run-2", "proj-1", "ds-1", "baseline"}).code(), StatusCode::kConflict);
+  EXPECT_EQ(**store_->GetDatasetRun("proj-1", "run-1"), run);
+  ASSERT_EQ(store_->ListDatasetRuns("proj-1", "ds-1")->size(), 1u);
+
+  DatasetRunItem ri{"ri-1", "proj-1", "run-1", "item-0", "trace-0", "obs-0", 5000, 6000};
+  DatasetRunItem ri2{"ri-2", "proj-1", "run-1", "item-1", "trace-1", std::nullopt, 5001, 6000};
+  ASSERT_TRUE(store_->UpsertDatasetRunItem(ri2).ok());
+  ASSERT_TRUE(store_->UpsertDatasetRunItem(ri).ok());
+  ASSERT_TRUE(store_->UpsertDatasetRunItem(ri).ok());  // idempotent
+  auto run_items = store_->ListDatasetRunItems("proj-1", "run-1");
+  ASSERT_TRUE(run_items.ok()) << run_items.status().message();
+  ASSERT_EQ(run_items->size(), 2u);
+  EXPECT_EQ((*run_items)[0], ri);
+  EXPECT_EQ((*run_items)[1], ri2);
+  EXPECT_EQ(**store_->GetDatasetRunItem("proj-1", "ri-2"), ri2);
+  EXPECT_FALSE(store_->GetDatasetRunItem("proj-2", "ri-2")->has_value());
+  EXPECT_EQ(store_->UpsertDatasetRunItem({"ri-3", "proj-1", "run-missing", "item-0", "t"}).code(),
+            StatusCode::kInvalidArgument);
+
+  EXPECT_EQ(*store_->CountRows("datasets"), 2);
+  EXPECT_EQ(*store_->CountRows("dataset_items"), 5);
+  EXPECT_EQ(*store_->CountRows("dataset_runs"), 1);
+  EXPECT_EQ(*store_->CountRows("dataset_run_items"), 2);
+}
+
+TEST_P(MetaStoreConformanceTest, ModelsAndPrices) {
+  CreateOrgAndProject("org-1", "proj-1");
+  CreateOrgAndProject("org-2", "proj-2");
+  Model builtin;
+  builtin.id = "m-builtin";
+  builtin.model_name = "gpt-4o";
+  builtin.match_pattern = "(?i)^(gpt-4o)$";
+  builtin.start_date_ms = 1714000000000;
+  builtin.unit = "TOKENS";
+  builtin.tokenizer_id = "openai";
+  builtin.tokenizer_config = R"({"tokenizerModel": "gpt-4o"})";
+  builtin.created_at_ms = 1000;
+  builtin.updated_at_ms = 1000;
+  Model own;
+  own.id = "m-own";
+  own.project_id = "proj-1";
+  own.model_name = "my-model";
+  own.match_pattern = "^my-model$";
+  own.input_price = "0.0000020";  // trailing zero trimmed by the store
+  own.output_price = "12";
+  own.created_at_ms = 2000;
+  own.updated_at_ms = 2000;
+  Model foreign = own;
+  foreign.id = "m-foreign";
+  foreign.project_id = "proj-2";
+  for (const Model& m : {builtin, own, foreign}) ASSERT_TRUE(store_->UpsertModel(m).ok()) << m.id;
+
+  own.input_price = "0.000002";
+  EXPECT_EQ(**store_->GetModel("m-own"), own);
+  EXPECT_EQ(**store_->GetModel("m-builtin"), builtin);
+  auto listed = store_->ListModels("proj-1");
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  ASSERT_EQ(listed->size(), 2u);  // built-in and own, not proj-2's
+  EXPECT_EQ((*listed)[0].id, "m-builtin");
+  EXPECT_EQ((*listed)[1].id, "m-own");
+
+  Price input{"pr-1", "m-own", "proj-1", "input", "0.00000200", 3000, 3000};
+  Price output{"pr-2", "m-own", "proj-1", "output", "12.5", 3000, 3000};
+  ASSERT_TRUE(store_->UpsertPrice(input).ok());
+  ASSERT_TRUE(store_->UpsertPrice(output).ok());
+  ASSERT_TRUE(store_->UpsertPrice(output).ok());
+  auto prices = store_->ListPrices("m-own");
+  ASSERT_TRUE(prices.ok()) << prices.status().message();
+  ASSERT_EQ(prices->size(), 2u);
+  input.price = "0.000002";
+  EXPECT_EQ((*prices)[0], input);
+  EXPECT_EQ((*prices)[1], output);
+  EXPECT_EQ(store_->UpsertPrice({"pr-3", "m-own", "proj-1", "input", "1"}).code(), StatusCode::kConflict);
+  EXPECT_EQ(store_->UpsertPrice({"pr-4", "m-missing", std::nullopt, "input", "1"}).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(*store_->CountRows("models"), 3);
+  EXPECT_EQ(*store_->CountRows("prices"), 2);
+  EXPECT_EQ(store_->CountRows("sqlite_master").status().code(), StatusCode::kInvalidArgument);
+}
+
+// End of prompts, datasets, models
 
 }  // namespace
 }  // namespace langfuse::meta
