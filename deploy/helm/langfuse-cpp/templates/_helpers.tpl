@@ -56,6 +56,9 @@ app.kubernetes.io/component: {{ .component }}
 {{- if not (or .Values.secrets.salt $existing) -}}
 {{- fail "secrets.salt (SALT) is required, or name a Secret holding SALT in secrets.existingSecret" -}}
 {{- end -}}
+{{- if not (or .Values.secrets.nextauthSecret $existing) -}}
+{{- fail "secrets.nextauthSecret (NEXTAUTH_SECRET) is required: every web pod signs the UI's session cookies with it, or name a Secret holding NEXTAUTH_SECRET in secrets.existingSecret" -}}
+{{- end -}}
 {{- if and (not .Values.postgresql.bundled) (not .Values.external.databaseUrl) (not $existing) -}}
 {{- fail "postgresql.bundled is false: set external.databaseUrl (DATABASE_URL), or put DATABASE_URL in secrets.existingSecret" -}}
 {{- end -}}
