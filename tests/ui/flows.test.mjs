@@ -118,9 +118,7 @@ async function onlyChatTraceListed(what) {
 }
 
 async function clearFilters() {
-  // The filter fields also apply typed text after a 400 ms pause; clearing within that pause can
-  // race with it (the app re-applies the typed value), so let it pass first.
-  await page.waitForTimeout(600);
+  // Clicked at once, while a filter field's delayed update may still be pending: clearing wins.
   await page.getByRole('button', { name: 'Clear filters' }).click();
   await traceRow(page, decoy.id).waitFor();
   await traceRow(page, chat.id).waitFor();

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { projectPath, withQuery, type Page } from '../api';
 import { DateTime, ErrorMessage, Pagination, SortHeader } from '../components/common';
 import { formatCost, formatLatency, formatNumber, formatScore } from '../format';
@@ -112,10 +112,19 @@ export function buildFilter(query: URLSearchParams): unknown[] {
 /** A text filter that writes to the URL when the user stops typing or leaves the field. */
 function FilterInput(props: { label: string; param: string; value: string; options?: string[]; placeholder?: string }) {
   const [text, setText] = useState(props.value);
-  useEffect(() => setText(props.value), [props.value]);
+  // Set by typing, cleared when the URL changes from elsewhere (e.g. "Clear filters"): a delayed
+  // value typed before that change must not write itself back into the URL.
+  const typed = useRef(false);
+  useEffect(() => {
+    typed.current = false;
+    setText(props.value);
+  }, [props.value]);
   const debounced = useDebounced(text, 400);
   useEffect(() => {
-    if (debounced !== props.value) setQuery({ [props.param]: debounced.trim(), page: null });
+    if (typed.current && debounced !== props.value) {
+      typed.current = false;
+      setQuery({ [props.param]: debounced.trim(), page: null });
+    }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [debounced]);
   const listId = props.options ? `options-${props.param}` : undefined;
@@ -127,9 +136,15 @@ function FilterInput(props: { label: string; param: string; value: string; optio
         list={listId}
         value={text}
         placeholder={props.placeholder}
-        onInput={(e) => setText(e.currentTarget.value)}
+        onInput={(e) => {
+          typed.current = true;
+          setText(e.currentTarget.value);
+        }}
         onKeyDown={(e) => {
-          if (e.key === 'Enter') setQuery({ [props.param]: e.currentTarget.value.trim(), page: null });
+          if (e.key === 'Enter') {
+            typed.current = false;
+            setQuery({ [props.param]: e.currentTarget.value.trim(), page: null });
+          }
         }}
       />
       {props.options && (
@@ -156,10 +171,17 @@ export function Traces({ projectId }: { projectId: string }) {
   const filter = useMemo(() => buildFilter(query), [query.toString()]);
 
   const [searchText, setSearchText] = useState(search);
-  useEffect(() => setSearchText(search), [search]);
+  const searchTyped = useRef(false);  // as in FilterInput
+  useEffect(() => {
+    searchTyped.current = false;
+    setSearchText(search);
+  }, [search]);
   const debouncedSearch = useDebounced(searchText, 300);
   useEffect(() => {
-    if (debouncedSearch !== search) setQuery({ q: debouncedSearch, page: null });
+    if (searchTyped.current && debouncedSearch !== search) {
+      searchTyped.current = false;
+      setQuery({ q: debouncedSearch, page: null });
+    }
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [debouncedSearch]);
 
@@ -191,7 +213,10 @@ export function Traces({ projectId }: { projectId: string }) {
       <div class="toolbar">
         <label class="search">
           Search traces
-          <input type="search" value={searchText} placeholder="ID or name" onInput={(e) => setSearchText(e.currentTarget.value)} />
+          <input type="search" value={searchText} placeholder="ID or name" onInput={(e) => {
+              searchTyped.current = true;
+              setSearchText(e.currentTarget.value);
+            }} />
         </label>
         <label class="inline checkbox">
           <input
