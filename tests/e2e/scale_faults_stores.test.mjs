@@ -89,7 +89,7 @@ async function startPostgres() {
   };
   const p = { dir, port: await freePort() };
   p.url = `postgresql://postgres@127.0.0.1:${p.port}/postgres`;
-  run([`${bin}/initdb`, '-D', `${dir}/data`, '-U', 'postgres', '-A', 'trust', '--no-sync']);
+  run([`${bin}/initdb`, '-D', `${dir}/data`, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C.UTF-8']);
   p.start = () => run([`${bin}/pg_ctl`, '-D', `${dir}/data`, '-l', `${dir}/pg.log`, '-w', '-t', '60', '-o',
     `-c listen_addresses=127.0.0.1 -p ${p.port} -k ${dir} -c fsync=off`, 'start']);
   p.stop = (mode = 'fast') => run([`${bin}/pg_ctl`, '-D', `${dir}/data`, '-m', mode, '-w', '-t', '60', 'stop']);
