@@ -15,6 +15,7 @@
 #include "common/version.h"
 #include "config/config.h"
 #include "http/server.h"
+#include "import_v2/import_v2.h"
 #include "otel_grpc/otlp_grpc_server.h"
 #include "queue/event_queue.h"
 #include "storage/meta/meta_store.h"
@@ -125,6 +126,8 @@ std::unique_ptr<Application> Application::Open(const Config& config) {
 
 int Application::applied_meta_migrations() const { return impl_->meta_migrations; }
 int Application::applied_trace_migrations() const { return impl_->trace_migrations; }
+meta::MetaStore& Application::meta_store() { return *impl_->meta; }
+traces::TraceStore& Application::trace_store() { return *impl_->traces; }
 
 namespace {
 
@@ -227,6 +230,15 @@ int Application::Serve(Roles roles) {
     worker = std::make_unique<worker::IngestionWorker>(*s.queue, *s.traces, options);
     worker->Start();
   }
+  // LANGFUSE_IMPORT_V2_FROM: the worker role copies a Langfuse v2 database in the background
+  // (resumable; in scale mode the import lease lets one worker at a time run it).
+  std::unique_ptr<import_v2::BackgroundImport> v2_import;
+  if (const auto from = GetEnv("LANGFUSE_IMPORT_V2_FROM"); roles.worker && from && !from->empty()) {
+    import_v2::ImportOptions import_options;
+    import_options.source_url = *from;
+    v2_import = std::make_unique<import_v2::BackgroundImport>(import_options, *s.meta, *s.traces);
+    v2_import->Start();
+  }
 
   http::ServerOptions server_options;
   server_options.bind_address = s.config.hostname;
@@ -259,6 +271,7 @@ int Application::Serve(Roles roles) {
   s.shutting_down = true;
   server.Stop();
   if (otlp_grpc) otlp_grpc->Stop();
+  if (v2_import) v2_import->Stop();
   if (worker) {
     LOG_INFO("writing buffered events");
     worker->Stop();

@@ -7,6 +7,13 @@
 #include "config/config.h"
 #include "queue/event_queue.h"
 
+namespace langfuse::meta {
+class MetaStore;
+}
+namespace langfuse::traces {
+class TraceStore;
+}
+
 namespace langfuse::app {
 
 //! Which roles a process runs.
@@ -36,6 +43,10 @@ class Application {
   //! Migrations applied by Open (for `langfuse migrate`).
   int applied_meta_migrations() const;
   int applied_trace_migrations() const;
+
+  //! The opened stores (for `langfuse import-v2`).
+  meta::MetaStore& meta_store();
+  traces::TraceStore& trace_store();
 
  private:
   Application();

@@ -8,6 +8,7 @@
 
 #include "app/application.h"
 #include "app/dlq_command.h"
+#include "app/import_v2_command.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "config/config.h"
@@ -24,6 +25,7 @@ Commands:
   worker     Run only the worker role (ingestion); scale mode (CLICKHOUSE_URL set)
   migrate    Apply pending migrations of the transactional and tracing stores, then exit
   dlq        List or replay events in the dead-letter store
+  import-v2  Copy a Langfuse v2 database (PostgreSQL) into this instance
   version    Print the version
 
 Run `langfuse <command> --help` for a command's options. Configuration comes from the
@@ -86,6 +88,7 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
     return 0;
   }
   if (command == "dlq") return langfuse::app::RunDlqCommand(args);
+  if (command == "import-v2") return langfuse::app::RunImportV2Command(args);
   if (command != "server" && command != "migrate" && command != "web" && command != "worker") {
     std::fprintf(stderr, "langfuse: unknown command '%s'\n\n%s", command.c_str(), kUsage);
     return 2;

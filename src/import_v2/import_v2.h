@@ -58,12 +58,16 @@ struct ImportReport {
   TableCounts counts;         //!< every table, transactional and tracing
 };
 
+//! Connects to the source and checks that it is a v2 database, touching nothing else (so a
+//! command can refuse bad input before it opens, let alone creates, the target stores).
+Status CheckSource(const std::string& url);
+
 //! Copies a Langfuse v2 database into `meta` and `traces`: checks that the source is reachable and
 //! is a v2 database and that the target holds no data of another source, takes the import lease,
 //! records the source's identity, runs ImportTransactional, then copies traces, observations and
 //! scores newest first in batches, saving a keyset cursor after each batch so that a killed run
-//! resumes where it stopped. `stop` ends the run between two batches (kCancelled-like kUnavailable
-//! "stopped"). Errors: kUnavailable (source unreachable, lease held elsewhere, stopped),
+//! resumes where it stopped. `stop` ends the run between two batches (kUnavailable "stopped").
+//! Errors: kUnavailable (source unreachable, lease held elsewhere, stopped),
 //! kInvalidArgument (not a v2 database), kConflict (the target holds another source's data). The
 //! source is only read (read-only session).
 Status RunImport(const ImportOptions& options, meta::MetaStore& meta, traces::TraceStore& traces,
