@@ -539,6 +539,24 @@ StatusOr<std::map<std::string, GroupTotals>> ObservationTotalsByKey(ClickHouseTr
   return totals;
 }
 
+// The distinct `key`s (sessions, users) of the traces meeting `where` into `total`, and the
+// parameters of the page's rows: `params` plus LIMIT/OFFSET, or nullopt when the page is empty.
+StatusOr<std::optional<std::vector<QueryParam>>> GroupPage(ClickHouseTransport& transport, std::string_view key,
+                                                          const std::string& where,
+                                                          const std::vector<QueryParam>& params,
+                                                          const UiPaging& paging, uint64_t& total) {
+  ASSIGN_OR_RETURN(total, Count(transport,
+                                fmt::format("SELECT uniqExact({}) FROM traces FINAL WHERE {}{}", key, where,
+                                            kFinalSettings),
+                                params));
+  const uint64_t offset = Offset(paging);
+  if (offset >= total || paging.limit == 0) return std::optional<std::vector<QueryParam>>();
+  std::vector<QueryParam> page_params = params;
+  page_params.push_back(UInt64Param("limit", paging.limit));
+  page_params.push_back(UInt64Param("offset", offset));
+  return std::optional<std::vector<QueryParam>>(std::move(page_params));
+}
+
 }  // namespace
 
 StatusOr<UiSessionPage> ListUiSessions(ClickHouseTransport& transport, const std::string& project_id,
@@ -546,21 +564,14 @@ StatusOr<UiSessionPage> ListUiSessions(ClickHouseTransport& transport, const std
   std::vector<QueryParam> params;
   const std::string where = GroupWhere(project_id, filter, "session_id", params);
   UiSessionPage page;
-  ASSIGN_OR_RETURN(page.total_items, Count(transport,
-                                           "SELECT uniqExact(session_id) FROM traces FINAL WHERE " + where +
-                                               std::string(kFinalSettings),
-                                           params));
-  const uint64_t offset = Offset(paging);
-  if (offset >= page.total_items || paging.limit == 0) return page;
-  std::vector<QueryParam> page_params = params;
-  page_params.push_back(UInt64Param("limit", paging.limit));
-  page_params.push_back(UInt64Param("offset", offset));
+  ASSIGN_OR_RETURN(auto page_params, GroupPage(transport, "session_id", where, params, paging, page.total_items));
+  if (!page_params) return page;
   const std::string sql = fmt::format(
       "SELECT assumeNotNull(session_id) AS sid, min(`timestamp`) AS first_ts, max(`timestamp`) AS last_ts, "
       "count() AS n, arraySort(groupUniqArray(user_id)) AS user_ids FROM traces FINAL WHERE {} "
       "GROUP BY session_id ORDER BY first_ts DESC, sid ASC LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}",
       where, kFinalSettings);
-  ASSIGN_OR_RETURN(std::string out, transport.Query(sql, page_params));
+  ASSIGN_OR_RETURN(std::string out, transport.Query(sql, *page_params));
   std::vector<std::string> keys;
   RETURN_IF_ERROR(ForEachJsonRow(out, "sessions", [&](object& o) {
     UiSessionRow row;
@@ -619,21 +630,14 @@ StatusOr<UiUserPage> ListUiUsers(ClickHouseTransport& transport, const std::stri
   std::vector<QueryParam> params;
   const std::string where = GroupWhere(project_id, filter, "user_id", params);
   UiUserPage page;
-  ASSIGN_OR_RETURN(page.total_items, Count(transport,
-                                           "SELECT uniqExact(user_id) FROM traces FINAL WHERE " + where +
-                                               std::string(kFinalSettings),
-                                           params));
-  const uint64_t offset = Offset(paging);
-  if (offset >= page.total_items || paging.limit == 0) return page;
-  std::vector<QueryParam> page_params = params;
-  page_params.push_back(UInt64Param("limit", paging.limit));
-  page_params.push_back(UInt64Param("offset", offset));
+  ASSIGN_OR_RETURN(auto page_params, GroupPage(transport, "user_id", where, params, paging, page.total_items));
+  if (!page_params) return page;
   const std::string sql = fmt::format(
       "SELECT assumeNotNull(user_id) AS uid, min(`timestamp`) AS first_ts, max(`timestamp`) AS last_ts, "
       "count() AS n FROM traces FINAL WHERE {} GROUP BY user_id ORDER BY last_ts DESC, uid ASC "
       "LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}",
       where, kFinalSettings);
-  ASSIGN_OR_RETURN(std::string out, transport.Query(sql, page_params));
+  ASSIGN_OR_RETURN(std::string out, transport.Query(sql, *page_params));
   std::vector<std::string> keys;
   RETURN_IF_ERROR(ForEachJsonRow(out, "users", [&](object& o) {
     UiUserRow row;
