@@ -11,6 +11,7 @@
 #include "api/api.h"
 #include "auth/authenticator.h"
 #include "auth/bootstrap.h"
+#include "auth/redis_key_revocations.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "config/config.h"
@@ -18,6 +19,7 @@
 #include "import_v2/import_v2.h"
 #include "otel_grpc/otlp_grpc_server.h"
 #include "queue/event_queue.h"
+#include "queue/redis_options.h"
 #include "storage/meta/meta_store.h"
 #include "storage/traces/clickhouse_transport.h"
 #include "storage/traces/trace_store.h"
@@ -43,6 +45,8 @@ struct Application::Impl {
   std::unique_ptr<traces::TraceStore> traces;
   std::unique_ptr<queue::EventQueue> queue;
   std::unique_ptr<auth::ApiKeyAuthenticator> authenticator;
+  //! Scale mode (Redis configured): API key revocations to and from the other processes.
+  std::unique_ptr<auth::RedisKeyRevocations> key_revocations;
   int meta_migrations = 0;
   int trace_migrations = 0;
   std::atomic<bool> shutting_down{false};
@@ -55,6 +59,7 @@ Application::Application() : impl_(std::make_unique<Impl>()) {}
 Application::~Application() {
   // Order matters: the queue and the tracing store go before chDB's engine is shut down, and
   // chDB is shut down before the process exits (its merge threads would otherwise race exit).
+  impl_->key_revocations.reset();  // its subscriber uses the authenticator
   impl_->authenticator.reset();
   impl_->queue.reset();
   impl_->traces.reset();
@@ -121,6 +126,22 @@ std::unique_ptr<Application> Application::Open(const Config& config) {
   auth::AuthenticatorOptions auth_options;
   auth_options.cache_ttl_seconds = config.api_key_cache_enabled ? config.api_key_cache_ttl_seconds : 0;
   s.authenticator = std::make_unique<auth::ApiKeyAuthenticator>(*s.meta, config.salt, auth_options);
+  if (config.redis_configured) {
+    // Every process publishes the revocations it makes; web processes also subscribe (Serve), so
+    // that a key revoked through one stops working in all of them at once.
+    auto redis = queue::RedisOptionsFromEnv(GetEnv);
+    if (!redis.ok() || !redis->has_value()) {
+      throw std::runtime_error("Redis settings: " +
+                               (redis.ok() ? std::string("not configured") : redis.status().message()));
+    }
+    auto revocations = auth::RedisKeyRevocations::Open(**redis);
+    if (!revocations.ok()) throw std::runtime_error("API key revocations: " + revocations.status().message());
+    s.key_revocations = std::move(revocations).value();
+    s.authenticator->SetRevocationPublisher(
+        [channel = s.key_revocations.get()](const auth::KeyRevocation& revocation) {
+          channel->Publish(revocation);
+        });
+  }
   return app;
 }
 
@@ -216,6 +237,7 @@ int Application::Serve(Roles roles) {
       LOG_INFO("no web UI files (LANGFUSE_UI_DIR '{}' is not a directory); the /api/ui routes still answer",
                ui_options.ui_dir);
     }
+    if (s.key_revocations) s.key_revocations->Subscribe(*s.authenticator);
   } else {
     api::RegisterWorkerRoutes(router, context);
   }
@@ -271,6 +293,7 @@ int Application::Serve(Roles roles) {
   s.shutting_down = true;
   server.Stop();
   if (otlp_grpc) otlp_grpc->Stop();
+  if (s.key_revocations) s.key_revocations->Stop();
   if (v2_import) v2_import->Stop();
   if (worker) {
     LOG_INFO("writing buffered events");

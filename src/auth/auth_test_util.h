@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,8 @@ class CountingMetaStore final : public meta::MetaStore {
   std::atomic<int> calls{0};
   std::atomic<int> set_fast_hash_calls{0};
   std::atomic<bool> fail{false};
+  //! Runs at the start of every call when set (set it before calls start).
+  std::function<void()> before_call;
 
   Status Migrate(int* applied) override { return Count() ? Down() : inner_.Migrate(applied); }
   Status Ping() override { return Count() ? Down() : inner_.Ping(); }
@@ -118,6 +121,7 @@ class CountingMetaStore final : public meta::MetaStore {
   // Counts the call; true when the call must fail.
   bool Count() {
     ++calls;
+    if (before_call) before_call();
     return fail.load();
   }
   static Status Down() { return Status::Unavailable("meta store down (test)"); }

@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "auth/api_keys.h"
@@ -97,6 +98,7 @@ StatusOr<AuthContext> ApiKeyAuthenticator::AuthenticateBasic(std::string_view he
   const std::string& secret_key = credentials->secret_key;
   const std::string hash = FastHashSecretKeyWithSaltHash(secret_key, salt_sha256_hex_);
   const std::string cache_key = "h:" + hash;
+  const uint64_t epoch = Epoch();
 
   if (auto cached = CacheGet(cache_key)) {
     // The map matched the hash already; the constant-time compare keeps timing independent of
@@ -110,14 +112,14 @@ StatusOr<AuthContext> ApiKeyAuthenticator::AuthenticateBasic(std::string_view he
     const std::string_view level = by_hash->scope == "ORGANIZATION" ? kAccessOrganization : kAccessProject;
     ASSIGN_OR_RETURN(CachedKey entry, Resolve(*by_hash, level));
     entry.fast_hash = hash;
-    CachePut(cache_key, entry);
+    CachePut(cache_key, entry, epoch);
     return Accept(entry, public_key);
   }
 
   // No key with this fast hash: a legacy key (no fast hash yet), a SALT change, or a wrong secret.
   ASSIGN_OR_RETURN(std::optional<meta::ApiKey> by_public_key, store_.FindApiKeyByPublicKey(public_key));
   if (!by_public_key.has_value()) {
-    CachePutUnknown(hash);
+    CachePutUnknown(hash, epoch);
     return Fail(std::string(kInvalidCredentials) + std::string(kHostHint));
   }
   if (!slow_hash_slots_.try_acquire_for(kSlowVerificationWait)) {
@@ -132,7 +134,7 @@ StatusOr<AuthContext> ApiKeyAuthenticator::AuthenticateBasic(std::string_view he
   if (!valid) {
     // Unlike Langfuse, remember the bad secret: a client retrying with a stale secret would
     // otherwise cost one slow hash per request.
-    CachePutUnknown(hash);
+    CachePutUnknown(hash, epoch);
     return Fail(std::string(kInvalidCredentials) + std::string(kHostHint));
   }
   const Status backfilled = store_.SetApiKeyFastHash(public_key, hash);
@@ -145,19 +147,20 @@ StatusOr<AuthContext> ApiKeyAuthenticator::AuthenticateBasic(std::string_view he
       by_public_key->scope == "ORGANIZATION" ? kAccessOrganization : kAccessProject;
   ASSIGN_OR_RETURN(CachedKey entry, Resolve(*by_public_key, level));
   entry.fast_hash = hash;
-  CachePut(cache_key, entry);
+  CachePut(cache_key, entry, epoch);
   return Accept(entry, public_key);
 }
 
 StatusOr<AuthContext> ApiKeyAuthenticator::AuthenticateBearer(std::string_view public_key) {
   const std::string cache_key = "p:" + std::string(public_key);
+  const uint64_t epoch = Epoch();
   if (auto cached = CacheGet(cache_key)) return Accept(*cached, public_key);
 
   ASSIGN_OR_RETURN(std::optional<meta::ApiKey> key, store_.FindApiKeyByPublicKey(std::string(public_key)));
   if (!key.has_value()) return Fail(std::string(kInvalidPublicKey) + std::string(kHostHint));
   if (key->scope == "ORGANIZATION") return Fail(std::string(kOrgKeyWithBearer) + std::string(kHostHint));
   ASSIGN_OR_RETURN(CachedKey entry, Resolve(*key, kAccessScores));
-  CachePut(cache_key, entry);
+  CachePut(cache_key, entry, epoch);
   return Accept(entry, public_key);
 }
 
@@ -209,7 +212,7 @@ std::optional<ApiKeyAuthenticator::CachedKey> ApiKeyAuthenticator::CacheGet(cons
     ++stats_.cache_misses;
     return std::nullopt;
   }
-  if (now - it->second.cached_at_ms >= options_.cache_ttl_seconds * 1000) {
+  if (now - it->second.cached_at_ms >= MaxAgeMs()) {
     known_.erase(it);
     ++stats_.cache_misses;
     return std::nullopt;
@@ -224,7 +227,7 @@ bool ApiKeyAuthenticator::UnknownCached(const std::string& fast_hash) {
   std::lock_guard lock(mu_);
   auto it = unknown_.find(fast_hash);
   if (it == unknown_.end()) return false;
-  if (now - it->second >= options_.cache_ttl_seconds * 1000) {
+  if (now - it->second >= MaxAgeMs()) {
     unknown_.erase(it);
     return false;
   }
@@ -232,20 +235,22 @@ bool ApiKeyAuthenticator::UnknownCached(const std::string& fast_hash) {
   return true;
 }
 
-void ApiKeyAuthenticator::CachePut(const std::string& cache_key, CachedKey entry) {
+void ApiKeyAuthenticator::CachePut(const std::string& cache_key, CachedKey entry, uint64_t epoch) {
   if (options_.cache_ttl_seconds <= 0 || options_.max_cached_keys == 0) return;
   const int64_t now = Now();
   entry.cached_at_ms = now;
   std::lock_guard lock(mu_);
+  if (revocation_epoch_ != epoch) return;
   MakeRoom(known_, options_.max_cached_keys, now, options_.cache_ttl_seconds * 1000,
            [](const CachedKey& e) { return e.cached_at_ms; });
   known_.insert_or_assign(cache_key, std::move(entry));
 }
 
-void ApiKeyAuthenticator::CachePutUnknown(const std::string& fast_hash) {
+void ApiKeyAuthenticator::CachePutUnknown(const std::string& fast_hash, uint64_t epoch) {
   if (options_.cache_ttl_seconds <= 0 || options_.max_cached_unknown == 0) return;
   const int64_t now = Now();
   std::lock_guard lock(mu_);
+  if (revocation_epoch_ != epoch) return;
   // A separate, separately bounded map: a flood of random secrets cannot evict known keys.
   MakeRoom(unknown_, options_.max_cached_unknown, now, options_.cache_ttl_seconds * 1000,
            [](int64_t cached_at) { return cached_at; });
@@ -253,20 +258,55 @@ void ApiKeyAuthenticator::CachePutUnknown(const std::string& fast_hash) {
 }
 
 void ApiKeyAuthenticator::Invalidate() {
-  std::lock_guard lock(mu_);
-  known_.clear();
-  unknown_.clear();
+  const KeyRevocation revocation = KeyRevocation::All();
+  ApplyRevocation(revocation);
+  if (publish_) publish_(revocation);
 }
 
 void ApiKeyAuthenticator::InvalidateApiKey(std::string_view public_key) {
-  std::lock_guard lock(mu_);
-  std::erase_if(known_, [&](const auto& item) { return item.second.context.public_key == public_key; });
+  const KeyRevocation revocation = KeyRevocation::ApiKey(public_key);
+  ApplyRevocation(revocation);
+  if (publish_) publish_(revocation);
 }
 
 void ApiKeyAuthenticator::InvalidateProject(std::string_view project_id) {
-  std::lock_guard lock(mu_);
-  std::erase_if(known_, [&](const auto& item) { return item.second.context.project_id == project_id; });
+  const KeyRevocation revocation = KeyRevocation::Project(project_id);
+  ApplyRevocation(revocation);
+  if (publish_) publish_(revocation);
 }
+
+void ApiKeyAuthenticator::ApplyRevocation(const KeyRevocation& revocation) {
+  std::lock_guard lock(mu_);
+  revocation_epoch_.fetch_add(1, std::memory_order_acq_rel);
+  switch (revocation.scope) {
+    case KeyRevocation::Scope::kApiKey:
+      std::erase_if(known_,
+                    [&](const auto& item) { return item.second.context.public_key == revocation.id; });
+      break;
+    case KeyRevocation::Scope::kProject:
+      std::erase_if(known_,
+                    [&](const auto& item) { return item.second.context.project_id == revocation.id; });
+      break;
+    case KeyRevocation::Scope::kAll:
+      known_.clear();
+      unknown_.clear();
+      break;
+  }
+}
+
+void ApiKeyAuthenticator::SetRevocationPublisher(std::function<void(const KeyRevocation&)> publish) {
+  publish_ = std::move(publish);
+}
+
+void ApiKeyAuthenticator::LimitCacheAge(int64_t max_age_ms) {
+  cache_age_limit_ms_.store(max_age_ms, std::memory_order_relaxed);
+}
+
+int64_t ApiKeyAuthenticator::MaxAgeMs() const {
+  return std::min(options_.cache_ttl_seconds * 1000, cache_age_limit_ms_.load(std::memory_order_relaxed));
+}
+
+uint64_t ApiKeyAuthenticator::Epoch() const { return revocation_epoch_.load(std::memory_order_acquire); }
 
 ApiKeyAuthenticator::Stats ApiKeyAuthenticator::stats() const {
   std::lock_guard lock(mu_);

@@ -1,9 +1,11 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <mutex>
 #include <optional>
 #include <semaphore>
@@ -11,6 +13,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "auth/key_revocation.h"
 #include "common/status.h"
 #include "storage/meta/meta_store.h"
 
@@ -54,8 +57,10 @@ struct AuthContext {
 
 struct AuthenticatorOptions {
   //! LANGFUSE_CACHE_API_KEY_TTL_SECONDS. Entries expire this long after they were fetched (not
-  //! after last use, unlike Langfuse's GETEX): a key deleted through another replica stops
-  //! working after at most one TTL. 0 disables the cache.
+  //! after last use, unlike Langfuse's GETEX). A key deleted through another process stops
+  //! working here when that process's revocation arrives (SetRevocationPublisher on its side,
+  //! ApplyRevocation on ours; scale mode carries them over Redis), at the latest after one TTL.
+  //! 0 disables the cache.
   int64_t cache_ttl_seconds = 300;
   size_t max_cached_keys = 10000;     //!< positive entries (known keys)
   size_t max_cached_unknown = 10000;  //!< negative entries (hashes of unknown secrets)
@@ -101,11 +106,26 @@ class ApiKeyAuthenticator {
   StatusOr<AuthContext> AuthenticateIngestion(std::string_view authorization_header);
 
   //! Forgets every cached answer. Call after keys were created with chosen secrets, or in bulk.
+  //! Like the two below, also hands the revocation to the publisher (SetRevocationPublisher).
   void Invalidate();
   //! Forgets the cached answers for one key (call when it is deleted or changed).
   void InvalidateApiKey(std::string_view public_key);
   //! Forgets the cached answers for every key of a project (project deleted or moved).
   void InvalidateProject(std::string_view project_id);
+
+  //! Forgets what a revocation names in this process only: how revocations made by other
+  //! processes arrive. A lookup that started before it does not cache its answer.
+  void ApplyRevocation(const KeyRevocation& revocation);
+  //! Where Invalidate* send their revocations so that the other processes forget too (scale
+  //! mode: RedisKeyRevocations::Publish). Called after the local cache forgot, never under a lock;
+  //! it must not block. Set before concurrent use.
+  void SetRevocationPublisher(std::function<void(const KeyRevocation&)> publish);
+
+  static constexpr int64_t kNoCacheAgeLimit = std::numeric_limits<int64_t>::max();
+  //! Serves no cached answer (known or unknown key) older than `max_age_ms`, whatever the TTL:
+  //! used while revocations from other processes may be missed (their channel is down), so that
+  //! a key revoked meanwhile stops working after this long. kNoCacheAgeLimit lifts the limit.
+  void LimitCacheAge(int64_t max_age_ms);
 
   struct Stats {
     uint64_t cache_hits = 0;
@@ -133,9 +153,13 @@ class ApiKeyAuthenticator {
 
   std::optional<CachedKey> CacheGet(const std::string& cache_key);
   bool UnknownCached(const std::string& fast_hash);
-  void CachePut(const std::string& cache_key, CachedKey entry);
-  void CachePutUnknown(const std::string& fast_hash);
+  //! `epoch`: revocation_epoch_ read before the store lookup; nothing is cached when a
+  //! revocation came in since (the answer may predate it).
+  void CachePut(const std::string& cache_key, CachedKey entry, uint64_t epoch);
+  void CachePutUnknown(const std::string& fast_hash, uint64_t epoch);
   int64_t Now() const;
+  int64_t MaxAgeMs() const;
+  uint64_t Epoch() const;
 
   meta::MetaStore& store_;
   const std::string salt_sha256_hex_;
@@ -147,6 +171,10 @@ class ApiKeyAuthenticator {
   // fast hash -> cached_at_ms, for secrets that matched no key.
   std::unordered_map<std::string, int64_t> unknown_;  // guarded by mu_
   Stats stats_;                                       // guarded by mu_
+  // Revocations applied; written under mu_, read without it before a store lookup.
+  std::atomic<uint64_t> revocation_epoch_{0};
+  std::atomic<int64_t> cache_age_limit_ms_{kNoCacheAgeLimit};
+  std::function<void(const KeyRevocation&)> publish_;  // set before concurrent use
 
   std::counting_semaphore<kMaxConcurrentSlowVerifications> slow_hash_slots_{kMaxConcurrentSlowVerifications};
 };

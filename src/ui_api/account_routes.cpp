@@ -407,8 +407,7 @@ struct AccountRoutes {
     }
     const Status deleted = meta.DeleteApiKey((*key)->id);
     if (!deleted.ok() && deleted.code() != StatusCode::kNotFound) return StoreErrorResponse(deleted);
-    // This process forgets the key now; other web processes drop their cached entry at the latest
-    // one LANGFUSE_CACHE_API_KEY_TTL_SECONDS after they fetched it.
+    // Every web process forgets the key now (in scale mode the revocation goes out through Redis).
     authenticator.InvalidateApiKey((*key)->public_key);
     return JsonResponse(200, json::object());
   }
