@@ -100,7 +100,7 @@ Router::Match Router::Resolve(Request& request) const {
     best.push_back(&route);
   }
   if (best.empty()) {
-    if (fallback_ && request.method == "GET") {
+    if (fallback_ && (request.method == "GET" || request.method == "HEAD")) {
       request.path_params.clear();
       match.kind = MatchKind::kFound;
       match.handler = &fallback_;

@@ -37,8 +37,9 @@ class Router {
   void Add(std::string method, std::string pattern, Handler handler);
   //! Finds the handler and fills request.path_params on success.
   Match Resolve(Request& request) const;
-  //! The handler for a GET whose path matches no route pattern at all (the web UI's files); it
-  //! decides itself what to answer (e.g. 404 for /api/ paths). Without one such a GET is kNotFound.
+  //! The handler for a GET (or HEAD) whose path matches no route pattern at all (the web UI's
+  //! files); it decides itself what to answer (e.g. 404 for /api/ paths). Without one such a GET
+  //! is kNotFound.
   void SetFallback(Handler handler);
 
  private:

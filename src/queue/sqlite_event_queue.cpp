@@ -3,6 +3,7 @@
 // requests are waiting into a single transaction: concurrent ingestion requests share one disk
 // flush (group commit) instead of paying one each.
 #include <charconv>
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include <condition_variable>
@@ -369,6 +370,7 @@ class SqliteEventQueue final : public EventQueue {
   }
 
   void CommitLoop() {
+    pthread_setname_np(pthread_self(), "lf-queue-commit");
     for (;;) {
       std::deque<Op> batch;
       {

@@ -105,6 +105,29 @@ StatusOr<traces::UiListFilter> ListFilter(const http::Request& request, bool wit
   return f;
 }
 
+// `orderBy` as `column` or `column.asc` / `column.desc` over the columns `parse` knows; absent or
+// empty = the default. Anything else is 400 naming the parameter, the value and the choices.
+template <typename Column, typename Parse>
+Status OrderParam(const http::Request& request, Parse parse, std::string_view choices, Column& column,
+                  bool& ascending) {
+  auto order = Param(request, "orderBy");
+  if (!order || order->empty()) return Status::Ok();
+  const size_t dot = order->find('.');
+  const std::string name = order->substr(0, dot);
+  const std::string direction = dot == std::string::npos ? "desc" : order->substr(dot + 1);
+  std::optional<Column> parsed = parse(name);
+  if (!parsed || (direction != "asc" && direction != "desc")) {
+    std::string shown = order->size() > 100 ? order->substr(0, 100) + "..." : *order;
+    return Invalid(
+        fmt::format("Invalid orderBy '{}': the column must be one of {}, optionally followed by .asc "
+                    "or .desc",
+                    shown, choices));
+  }
+  column = *parsed;
+  ascending = direction == "asc";
+  return Status::Ok();
+}
+
 Json MetaJson(const traces::UiPaging& p, uint64_t total) {
   return {{"page", p.page},
           {"limit", p.limit},
@@ -174,19 +197,8 @@ class DataRoutes {
     traces::UiTraceListQuery q;
     ASSIGN_OR_RETURN(q.paging, Paging(request));
     ASSIGN_OR_RETURN(q.filter, ListFilter(request, /*with_filter=*/true));
-    if (auto order = Param(request, "orderBy"); order && !order->empty()) {
-      const size_t dot = order->find('.');
-      const std::string column = order->substr(0, dot);
-      const std::string direction = dot == std::string::npos ? "desc" : order->substr(dot + 1);
-      auto parsed = traces::UiTraceOrderFromName(column);
-      if (!parsed || (direction != "asc" && direction != "desc")) {
-        return Invalid(
-            "orderBy must be one of timestamp, name, latency, totalCost, totalTokens, optionally followed by "
-            ".asc or .desc");
-      }
-      q.order = *parsed;
-      q.ascending = direction == "asc";
-    }
+    RETURN_IF_ERROR(OrderParam(request, traces::UiTraceOrderFromName,
+                               "timestamp, name, latency, totalCost, totalTokens", q.order, q.ascending));
     ASSIGN_OR_RETURN(traces::UiTraceListPage page, traces::ListUiTraces(transport(), project_id, q));
     Json data = Json::array();
     for (const auto& row : page.rows) {
@@ -260,7 +272,11 @@ class DataRoutes {
   StatusOr<Json> SessionList(const http::Request& request, const std::string& project_id) {
     ASSIGN_OR_RETURN(traces::UiPaging paging, Paging(request));
     ASSIGN_OR_RETURN(traces::UiListFilter filter, ListFilter(request, /*with_filter=*/false));
-    ASSIGN_OR_RETURN(auto page, traces::ListUiSessions(transport(), project_id, filter, paging));
+    traces::UiGroupOrder<traces::UiSessionOrder> order;
+    RETURN_IF_ERROR(OrderParam(request, traces::UiSessionOrderFromName,
+                               "createdAt, lastTraceAt, traceCount, totalCost, totalTokens, id", order.column,
+                               order.ascending));
+    ASSIGN_OR_RETURN(auto page, traces::ListUiSessions(transport(), project_id, filter, paging, order));
     Json data = Json::array();
     for (const auto& s : page.rows) {
       data.push_back({{"id", s.id},
@@ -295,7 +311,12 @@ class DataRoutes {
   StatusOr<Json> Users(const http::Request& request, const std::string& project_id) {
     ASSIGN_OR_RETURN(traces::UiPaging paging, Paging(request));
     ASSIGN_OR_RETURN(traces::UiListFilter filter, ListFilter(request, /*with_filter=*/false));
-    ASSIGN_OR_RETURN(auto page, traces::ListUiUsers(transport(), project_id, filter, paging));
+    traces::UiGroupOrder<traces::UiUserOrder> order;
+    RETURN_IF_ERROR(
+        OrderParam(request, traces::UiUserOrderFromName,
+                   "lastTrace, firstTrace, traceCount, observationCount, totalTokens, totalCost, userId",
+                   order.column, order.ascending));
+    ASSIGN_OR_RETURN(auto page, traces::ListUiUsers(transport(), project_id, filter, paging, order));
     Json data = Json::array();
     for (const auto& u : page.rows) {
       data.push_back({{"userId", u.user_id},

@@ -9,6 +9,7 @@
 #include <system_error>
 #include <utility>
 
+#include "common/ids.h"
 #include "common/log.h"
 
 namespace langfuse::ui_api {
@@ -110,6 +111,30 @@ bool AcceptsGzip(std::string_view accept_encoding) {
   return false;
 }
 
+std::string EntityTagOf(std::string_view bytes) { return "\"" + Sha256Hex(bytes).substr(0, 32) + "\""; }
+
+bool IfNoneMatchHits(std::string_view if_none_match, std::string_view etag) {
+  std::string_view rest = Trim(if_none_match);
+  if (rest == "*") return true;
+  const std::string_view opaque = etag.size() >= 2 ? etag.substr(1, etag.size() - 2) : etag;
+  while (!rest.empty()) {
+    // entity-tag = [ "W/" ] DQUOTE *etagc DQUOTE, in a comma-separated list (empty items allowed).
+    while (!rest.empty() && (rest.front() == ',' || rest.front() == ' ' || rest.front() == '\t')) {
+      rest.remove_prefix(1);
+    }
+    if (rest.empty()) break;
+    if (rest.starts_with("W/")) rest.remove_prefix(2);
+    if (rest.empty() || rest.front() != '"') return false;
+    const size_t close = rest.find('"', 1);
+    if (close == std::string_view::npos) return false;
+    if (rest.substr(1, close - 1) == opaque) return true;
+    rest.remove_prefix(close + 1);
+    rest = Trim(rest);
+    if (!rest.empty() && rest.front() != ',') return false;
+  }
+  return false;
+}
+
 StaticFiles::StaticFiles(const std::string& root) {
   std::error_code ec;
   root_ = fs::canonical(root, ec).string();
@@ -151,9 +176,19 @@ http::Response StaticFiles::FileResponse(const http::Request& request, const std
     LOG_WARN("cannot read UI file {}", path);
     return NotFound();
   }
-  response.body = std::move(*body);
+  const std::string etag = EntityTagOf(*body);
+  response.headers.emplace_back("ETag", etag);
   response.headers.emplace_back("Cache-Control", std::string(immutable ? kImmutable : kNoCache));
   response.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  if (const std::string_view match = request.Header("If-None-Match");
+      !match.empty() && IfNoneMatchHits(match, etag)) {
+    // The client's copy is current: the same headers (ETag, Cache-Control, Vary) without a body.
+    response.status = 304;
+    response.content_type.clear();
+    std::erase_if(response.headers, [](const auto& h) { return h.first == "Content-Encoding"; });
+    return response;
+  }
+  response.body = std::move(*body);
   return response;
 }
 

@@ -22,11 +22,22 @@ std::string_view ContentTypeFor(std::string_view file_name);
 //! True when an Accept-Encoding header accepts gzip (a "gzip" token without q=0).
 bool AcceptsGzip(std::string_view accept_encoding);
 
+//! The strong entity tag of a file's bytes as sent: a quoted prefix of their SHA-256
+//! (so two web processes serving the same build agree, whatever the files' times).
+std::string EntityTagOf(std::string_view bytes);
+
+//! True when an If-None-Match header value matches `etag` (a quoted strong tag): "*", or one of
+//! its entity tags by the weak comparison RFC 9110 prescribes for this header (a W/ prefix is
+//! ignored). A malformed list matches nothing.
+bool IfNoneMatchHits(std::string_view if_none_match, std::string_view etag);
+
 //! Serves the built single-page app from one directory (docs/ui-api.md, Static files): a file
 //! that exists there, else index.html for client-side routes. Files under assets/ are hashed and
 //! cached for a year; everything else is `no-cache`. `<file>.gz` is sent when the client accepts
-//! gzip. Paths that resolve (through symlinks too) outside the directory are 404. /api/ paths are
-//! never files: 404 JSON as for any unknown route.
+//! gzip. Every file answer has a strong ETag (EntityTagOf the bytes sent, so the gzip and the plain
+//! form differ); an If-None-Match naming it is answered 304 without a body. HEAD is answered as
+//! GET (the server leaves the body out). Paths that resolve (through symlinks too) outside the
+//! directory are 404. /api/ paths are never files: 404 JSON as for any unknown route.
 //! Thread-safety: immutable after construction; Serve may run concurrently.
 class StaticFiles {
  public:

@@ -72,12 +72,14 @@ class StaticFilesServeTest : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(base_); }
 
-  http::Response Get(const std::string& target, const std::string& accept_encoding = "") {
+  http::Response Get(const std::string& target, const std::string& accept_encoding = "",
+                     const std::string& if_none_match = "", const std::string& method = "GET") {
     http::Request r;
-    r.method = "GET";
+    r.method = method;
     r.target = target;
     http::ParseTarget(r);
     if (!accept_encoding.empty()) r.headers["Accept-Encoding"] = accept_encoding;
+    if (!if_none_match.empty()) r.headers["If-None-Match"] = if_none_match;
     return StaticFiles(root_.string()).Serve(r);
   }
 
@@ -108,6 +110,96 @@ TEST_F(StaticFilesServeTest, ServesFilesWithCacheHeaders) {
   const http::Response icon = Get("/favicon.svg?v=1");
   EXPECT_EQ(icon.body, "<svg/>");
   EXPECT_EQ(Header(icon, "Cache-Control"), "no-cache");
+}
+
+TEST(EntityTagTest, StrongTagOfTheBytesAndIfNoneMatchLists) {
+  const std::string tag = EntityTagOf("console.log(1)");
+  ASSERT_EQ(tag.size(), 34u);
+  EXPECT_EQ(tag.front(), '"');
+  EXPECT_EQ(tag.back(), '"');
+  EXPECT_EQ(tag.find("W/"), std::string::npos);
+  EXPECT_EQ(tag, EntityTagOf("console.log(1)"));
+  EXPECT_NE(tag, EntityTagOf("console.log(2)"));
+  EXPECT_NE(EntityTagOf(""), EntityTagOf(std::string(1, '\0')));
+
+  EXPECT_TRUE(IfNoneMatchHits(tag, tag));
+  EXPECT_TRUE(IfNoneMatchHits("*", tag));
+  EXPECT_TRUE(IfNoneMatchHits(" * ", tag));
+  EXPECT_TRUE(IfNoneMatchHits("W/" + tag, tag));  // weak comparison for If-None-Match
+  EXPECT_TRUE(IfNoneMatchHits("\"other\", " + tag, tag));
+  EXPECT_TRUE(IfNoneMatchHits("\"a,b\" ,, W/" + tag + " ,", tag));
+  EXPECT_FALSE(IfNoneMatchHits("\"other\"", tag));
+  EXPECT_FALSE(IfNoneMatchHits(tag.substr(1, 32), tag));                // unquoted
+  EXPECT_FALSE(IfNoneMatchHits("\"" + tag.substr(1, 31) + "\"", tag));  // a prefix
+  EXPECT_FALSE(IfNoneMatchHits("\"x\" " + tag, tag));                   // no comma: malformed
+  EXPECT_FALSE(IfNoneMatchHits("\"unterminated, " + tag, tag));
+  EXPECT_FALSE(IfNoneMatchHits("", tag));
+}
+
+TEST_F(StaticFilesServeTest, EntityTagsAndConditionalRequests) {
+  const http::Response index = Get("/");
+  const std::string tag = Header(index, "ETag");
+  EXPECT_EQ(tag, EntityTagOf("<!doctype html><title>app</title>"));
+  // A client route sends the same index.html, hence the same tag.
+  EXPECT_EQ(Header(Get("/project/p1/traces"), "ETag"), tag);
+
+  const http::Response not_modified = Get("/project/p1/traces", "", tag);
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_EQ(not_modified.body, "");
+  EXPECT_EQ(Header(not_modified, "ETag"), tag);
+  EXPECT_EQ(Header(not_modified, "Cache-Control"), "no-cache");
+  EXPECT_EQ(Get("/", "", "W/" + tag).status, 304);
+  EXPECT_EQ(Get("/", "", "*").status, 304);
+  const http::Response changed = Get("/", "", "\"0123\"");
+  EXPECT_EQ(changed.status, 200);
+  EXPECT_EQ(changed.body, "<!doctype html><title>app</title>");
+
+  // The gzip and the plain form are different representations: different tags, each revalidated
+  // only by its own.
+  const http::Response plain = Get("/assets/app-123.js");
+  const http::Response gz = Get("/assets/app-123.js", "gzip");
+  EXPECT_EQ(Header(plain, "ETag"), EntityTagOf("console.log(1)"));
+  EXPECT_EQ(Header(gz, "ETag"), EntityTagOf("GZ-BYTES"));
+  const http::Response gz_304 = Get("/assets/app-123.js", "gzip", Header(gz, "ETag"));
+  EXPECT_EQ(gz_304.status, 304);
+  EXPECT_EQ(gz_304.body, "");
+  EXPECT_EQ(Header(gz_304, "Vary"), "Accept-Encoding");
+  EXPECT_EQ(Header(gz_304, "Cache-Control"), "public, max-age=31536000, immutable");
+  EXPECT_EQ(Header(gz_304, "Content-Encoding"), "");
+  EXPECT_EQ(Get("/assets/app-123.js", "", Header(gz, "ETag")).status, 200);
+  EXPECT_EQ(Get("/assets/app-123.js", "gzip", Header(plain, "ETag")).status, 200);
+
+  // A file rewritten in place gets a new tag; the old one no longer answers 304.
+  Write(root_ / "favicon.svg", "<svg version='2'/>");
+  const http::Response icon = Get("/favicon.svg", "", EntityTagOf("<svg/>"));
+  EXPECT_EQ(icon.status, 200);
+  EXPECT_EQ(icon.body, "<svg version='2'/>");
+  EXPECT_EQ(Header(icon, "ETag"), EntityTagOf("<svg version='2'/>"));
+
+  // Errors carry no tag and are never 304.
+  const http::Response missing = Get("/assets/old-999.js", "", "*");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(Header(missing, "ETag"), "");
+}
+
+TEST_F(StaticFilesServeTest, HeadIsAnsweredAsGet) {
+  // The handler answers HEAD with GET's full response; the HTTP server leaves the body out
+  // (tests/e2e/ui_data.test.mjs checks that on the wire).
+  const http::Response get = Get("/assets/app-123.js", "gzip");
+  const http::Response head = Get("/assets/app-123.js", "gzip", "", "HEAD");
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.body, get.body);
+  EXPECT_EQ(head.headers, get.headers);
+  EXPECT_EQ(Get("/project/x", "", Header(get, "ETag"), "HEAD").status, 200);
+  EXPECT_EQ(Get("/project/x", "", Header(Get("/"), "ETag"), "HEAD").status, 304);
+
+  http::Router router;
+  ASSERT_TRUE(RegisterStaticFiles(router, root_.string()));
+  http::Request r;
+  r.method = "HEAD";
+  r.target = "/project/x";
+  http::ParseTarget(r);
+  EXPECT_EQ(router.Resolve(r).kind, http::Router::MatchKind::kFound);
 }
 
 TEST_F(StaticFilesServeTest, ClientRoutesGetIndexHtml) {

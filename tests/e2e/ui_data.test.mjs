@@ -5,6 +5,12 @@
 // parameters, and the dashboard's totals equal the public metrics API's answer.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
 
 import {
   api, basicAuth, cleanupTmp, ev, ingestOk, ISO_MS_RE, pollUntil, startServer, uid,
@@ -47,6 +53,7 @@ describe('UI data routes', () => {
   const iso = (ms) => new Date(ms).toISOString();
   const ids = { t1: uid('t1-'), t2: uid('t2-'), t3: uid('t3-') };
   const session = uid('session-');
+  const session2 = uid('session2-');
 
   before(async () => {
     server = await startServer({ name: 'ui-data' });
@@ -64,7 +71,9 @@ describe('UI data routes', () => {
         output: 'plain answer',
       }),
       ev('trace-create', { id: ids.t2, timestamp: iso(t0 + 60_000), name: 'Chat', userId: 'bob', sessionId: session }),
-      ev('trace-create', { id: ids.t3, timestamp: iso(t0 + 120_000), name: 'agent', userId: 'alice', metadata: { team: 'blue' } }),
+      ev('trace-create', {
+        id: ids.t3, timestamp: iso(t0 + 120_000), name: 'agent', userId: 'alice', sessionId: session2, metadata: { team: 'blue' },
+      }),
       gen(`${ids.t1}-g1`, ids.t1, t0, 2000, { level: 'ERROR', input: { big: 'x'.repeat(1000) } }),
       gen(`${ids.t1}-g2`, ids.t1, t0 + 100, 500),
       gen(`${ids.t2}-g1`, ids.t2, t0 + 60_000, 4000, { level: 'WARNING' }),
@@ -181,8 +190,9 @@ describe('UI data routes', () => {
   it('lists sessions and shows one', async () => {
     const res = await ui(server, user, 'GET', `${base}/sessions`);
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.json.meta.totalItems, 1);
-    const s = res.json.data[0];
+    assert.equal(res.json.meta.totalItems, 2);
+    assert.deepEqual(res.json.data.map((x) => x.id), [session2, session]);
+    const s = res.json.data[1];
     assert.equal(s.id, session);
     assert.equal(s.createdAt, iso(t0));
     assert.equal(s.lastTraceAt, iso(t0 + 60_000));
@@ -196,6 +206,74 @@ describe('UI data routes', () => {
     assert.equal(one.json.traces[0].output, 'plain answer');
     assert.equal(one.json.traces[1].latency, 4);
     assert.equal((await ui(server, user, 'GET', `${base}/sessions/nope`)).status, 404);
+  });
+
+  it('orders and filters sessions on the server', async () => {
+    const order = async (q) => {
+      const res = await ui(server, user, 'GET', `${base}/sessions?${q}`);
+      assert.equal(res.status, 200, `${q}: ${res.text}`);
+      return res.json.data.map((x) => x.id);
+    };
+    // session: t1 (t0) and t2 (t0 + 1 min), cost 1.5; session2: t3 (t0 + 2 min) alone, no cost.
+    assert.deepEqual(await order('orderBy=createdAt.asc'), [session, session2]);
+    assert.deepEqual(await order('orderBy=createdAt'), [session2, session]);
+    assert.deepEqual(await order('orderBy=lastTraceAt.desc'), [session2, session]);
+    assert.deepEqual(await order('orderBy=traceCount.desc'), [session, session2]);
+    assert.deepEqual(await order('orderBy=traceCount.asc'), [session2, session]);
+    assert.deepEqual(await order('orderBy=totalCost.desc'), [session, session2]);
+    assert.deepEqual(await order('orderBy=totalCost.asc'), [session2, session]);
+    assert.deepEqual(await order('orderBy=totalTokens.asc'), [session2, session]);
+    assert.deepEqual(await order('orderBy=id.asc'), [session, session2].sort());
+    const byCost = await ui(server, user, 'GET', `${base}/sessions?orderBy=totalCost.desc&limit=1`);
+    assert.deepEqual(byCost.json.meta, { page: 1, limit: 1, totalItems: 2, totalPages: 2 });
+    assert.equal(byCost.json.data[0].totalTokens, 45);
+    assert.deepEqual(await order(`search=${encodeURIComponent(session2.toUpperCase())}`), [session2]);
+    assert.deepEqual(await order(`fromTimestamp=${iso(t0 + 30_000)}&toTimestamp=${iso(t0 + 90_000)}`), [session]);
+    const windowed = await ui(server, user, 'GET', `${base}/sessions?fromTimestamp=${iso(t0 + 30_000)}`);
+    assert.equal(windowed.json.data.find((x) => x.id === session).traceCount, 1);
+  });
+
+  it('orders and filters users on the server', async () => {
+    const order = async (q) => {
+      const res = await ui(server, user, 'GET', `${base}/users?${q}`);
+      assert.equal(res.status, 200, `${q}: ${res.text}`);
+      return res.json.data.map((x) => x.userId);
+    };
+    // alice: t1, t3 (last at t0 + 2 min), 2 observations, cost 1.0; bob: t2 (t0 + 1 min), 1, 0.5.
+    assert.deepEqual(await order(''), ['alice', 'bob']);
+    assert.deepEqual(await order('orderBy=lastTrace.asc'), ['bob', 'alice']);
+    assert.deepEqual(await order('orderBy=firstTrace.desc'), ['bob', 'alice']);
+    assert.deepEqual(await order('orderBy=traceCount.asc'), ['bob', 'alice']);
+    assert.deepEqual(await order('orderBy=observationCount.desc'), ['alice', 'bob']);
+    assert.deepEqual(await order('orderBy=totalTokens.asc'), ['bob', 'alice']);
+    assert.deepEqual(await order('orderBy=totalCost.asc'), ['bob', 'alice']);
+    assert.deepEqual(await order('orderBy=totalCost.desc'), ['alice', 'bob']);
+    assert.deepEqual(await order('orderBy=userId.desc'), ['bob', 'alice']);
+    assert.deepEqual(await order('search=BO'), ['bob']);
+    assert.deepEqual(await order(`toTimestamp=${iso(t0 + 30_000)}`), ['alice']);
+  });
+
+  it('answers 400 naming the parameter for bad session and user list parameters', async () => {
+    const cases = [
+      ['sessions', 'orderBy=userIds.asc', /orderBy.*userIds/],
+      ['sessions', 'orderBy=lastTrace.desc', /orderBy.*lastTraceAt/],
+      ['sessions', 'orderBy=totalCost.sideways', /orderBy/],
+      ['sessions', 'orderBy=totalCost.desc%3B%20DROP%20TABLE%20traces', /orderBy/],
+      ['sessions', 'fromTimestamp=soon', /fromTimestamp/],
+      ['sessions', `fromTimestamp=${iso(t0 + 1000)}&toTimestamp=${iso(t0)}`, /fromTimestamp/],
+      ['sessions', 'limit=0', /limit/],
+      ['users', 'orderBy=createdAt.asc', /orderBy.*createdAt/],
+      ['users', 'orderBy=.asc', /orderBy/],
+      ['users', 'toTimestamp=2024-13-45', /toTimestamp/],
+      ['users', 'page=-1', /page/],
+      ['users', `search=${'x'.repeat(1001)}`, /search/],
+    ];
+    for (const [route, q, message] of cases) {
+      const res = await ui(server, user, 'GET', `${base}/${route}?${q}`);
+      assert.equal(res.status, 400, `${route}?${q}: ${res.text}`);
+      assert.match(res.headers.get('content-type'), /application\/json/);
+      assert.match(res.json.message, message, `${route}?${q}`);
+    }
   });
 
   it('lists users', async () => {
@@ -278,5 +356,120 @@ describe('UI data routes', () => {
     const res = await ui(server, other, 'GET', `/api/ui/projects/${own.id}/traces`);
     assert.equal(res.status, 200);
     assert.equal(res.json.meta.totalItems, 0);
+  });
+});
+
+// The app's static files on the wire: strong ETags, If-None-Match -> 304, HEAD without a body
+// (the connection stays usable after it). A private UI directory with known bytes.
+describe('UI static files: ETag, 304 and HEAD', () => {
+  let server;
+  let uiDir;
+  const index = '<!doctype html><title>etag test</title>';
+  const js = `console.log(${JSON.stringify('x'.repeat(2000))});`;
+  const tagOf = (bytes) => `"${crypto.createHash('sha256').update(bytes).digest('hex').slice(0, 32)}"`;
+
+  before(async () => {
+    uiDir = fs.mkdtempSync(path.join(process.env.LANGFUSE_TEST_TMP || os.tmpdir(), 'lf-ui-etag-'));
+    fs.mkdirSync(path.join(uiDir, 'assets'));
+    fs.writeFileSync(path.join(uiDir, 'index.html'), index);
+    fs.writeFileSync(path.join(uiDir, 'assets', 'app-1.js'), js);
+    fs.writeFileSync(path.join(uiDir, 'assets', 'app-1.js.gz'), zlib.gzipSync(js));
+    server = await startServer({ name: 'ui-static', env: { LANGFUSE_UI_DIR: uiDir } });
+  });
+
+  after(async () => {
+    await server?.stop();
+    cleanupTmp(server);
+    if (uiDir) fs.rmSync(uiDir, { recursive: true, force: true });
+  });
+
+  const get = (p, headers = {}, method = 'GET') => fetch(server.baseUrl + p, { method, headers });
+
+  it('answers a strong ETag and 304 to If-None-Match, per representation', async () => {
+    const first = await get('/project/p1/traces', { 'Accept-Encoding': 'identity' });
+    assert.equal(first.status, 200);
+    assert.equal(await first.text(), index);
+    const tag = first.headers.get('etag');
+    assert.equal(tag, tagOf(index));
+    assert.equal(first.headers.get('cache-control'), 'no-cache');
+
+    const again = await get('/', { 'If-None-Match': tag });
+    assert.equal(again.status, 304);
+    assert.equal(await again.text(), '');
+    assert.equal(again.headers.get('etag'), tag);
+    assert.equal(again.headers.get('cache-control'), 'no-cache');
+    assert.equal((await get('/', { 'If-None-Match': `"stale", W/${tag}` })).status, 304);
+    const stale = await get('/', { 'If-None-Match': '"stale"' });
+    assert.equal(stale.status, 200);
+    assert.equal(await stale.text(), index);
+
+    // The gzip form has its own tag; fetch() unzips, so the bytes are checked through the tag.
+    const gz = await get('/assets/app-1.js', { 'Accept-Encoding': 'gzip' });
+    assert.equal(gz.status, 200);
+    assert.equal(gz.headers.get('content-encoding'), 'gzip');
+    assert.equal(await gz.text(), js);
+    const gzTag = gz.headers.get('etag');
+    assert.equal(gzTag, tagOf(fs.readFileSync(path.join(uiDir, 'assets', 'app-1.js.gz'))));
+    const plain = await get('/assets/app-1.js', { 'Accept-Encoding': 'identity' });
+    assert.equal(plain.headers.get('etag'), tagOf(js));
+    assert.notEqual(gzTag, tagOf(js));
+    const gz304 = await get('/assets/app-1.js', { 'Accept-Encoding': 'gzip', 'If-None-Match': gzTag });
+    assert.equal(gz304.status, 304);
+    assert.equal(gz304.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    assert.match(gz304.headers.get('vary'), /Accept-Encoding/);
+    assert.equal((await get('/assets/app-1.js', { 'Accept-Encoding': 'identity', 'If-None-Match': gzTag })).status, 200);
+
+    // Rebuilt in place: the old tag no longer matches.
+    fs.writeFileSync(path.join(uiDir, 'index.html'), `${index}<!-- v2 -->`);
+    const rebuilt = await get('/', { 'If-None-Match': tag });
+    assert.equal(rebuilt.status, 200);
+    assert.equal(rebuilt.headers.get('etag'), tagOf(`${index}<!-- v2 -->`));
+    fs.writeFileSync(path.join(uiDir, 'index.html'), index);
+  });
+
+  it('answers HEAD as GET without a body, and the connection stays usable', async () => {
+    // On one raw keep-alive connection: HEAD, then GET. A body after HEAD would be read as the
+    // start of the GET's answer.
+    const socket = net.connect(server.port, '127.0.0.1');
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+    let received = Buffer.alloc(0);
+    socket.on('data', (chunk) => { received = Buffer.concat([received, chunk]); });
+    const waitFor = async (pred) => {
+      const deadline = Date.now() + 10_000;
+      while (!pred(received.toString('latin1'))) {
+        assert.ok(Date.now() < deadline, `no complete answer: ${received.toString('latin1').slice(0, 500)}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    const request = (method) => socket.write(
+      `${method} /assets/app-1.js HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n`);
+    try {
+      request('HEAD');
+      await waitFor((t) => t.includes('\r\n\r\n'));
+      await new Promise((r) => setTimeout(r, 200));  // a body, if any, would arrive meanwhile
+      const head = received.toString('latin1');
+      const [status, ...lines] = head.split('\r\n\r\n')[0].split('\r\n');
+      const rest = head.slice(head.indexOf('\r\n\r\n') + 4);
+      const header = (name) => lines.find((l) => l.toLowerCase().startsWith(`${name}:`))?.slice(name.length + 1).trim();
+      assert.match(status, /^HTTP\/1\.1 200 /);
+      assert.equal(header('content-length'), String(Buffer.byteLength(js)));
+      assert.equal(header('etag'), tagOf(js));
+      assert.match(header('content-type'), /^text\/javascript/);
+      assert.equal(rest, '', 'HEAD answered with body bytes');
+
+      received = Buffer.alloc(0);
+      request('GET');
+      await waitFor((t) => t.includes('\r\n\r\n') && t.split('\r\n\r\n')[1].length >= Buffer.byteLength(js));
+      const [getHeaders, body] = received.toString('latin1').split('\r\n\r\n');
+      assert.match(getHeaders, /^HTTP\/1\.1 200 /);
+      assert.equal(body, js);
+    } finally {
+      socket.destroy();
+    }
+    const head304 = await get('/', { 'If-None-Match': tagOf(index) }, 'HEAD');
+    assert.equal(head304.status, 304);
+    const head404 = await get('/assets/missing-2.js', {}, 'HEAD');
+    assert.equal(head404.status, 404);
+    assert.equal(await head404.text(), '');
   });
 });

@@ -172,9 +172,24 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
     if (!obs) return error(res, 404, 'Observation not found');
     return send(res, 200, { ...obs, input: { messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi from parts' }] }] }, output: { result: [1, 2, 3], text: 'x'.repeat(2000) }, metadata: { a: 1 }, modelParameters: { temperature: 0.2 }, promptName: null });
   }
+  // The session and user lists: search on the key, orderBy as the server takes it.
+  const listed = <T extends Record<string, unknown>>(rows: T[], key: string, defaultOrder: string) => {
+    const search = (q.get('search') ?? '').toLowerCase();
+    const [by, dir] = (q.get('orderBy') || defaultOrder).split('.');
+    return rows
+      .filter((r) => String(r[key]).toLowerCase().includes(search))
+      .sort((a, b) => {
+        const x = a[by] as string | number;
+        const y = b[by] as string | number;
+        const c = x < y ? -1 : x > y ? 1 : 0;
+        if (c !== 0) return dir === 'asc' ? c : -c;
+        return String(a[key]) < String(b[key]) ? -1 : 1;
+      });
+  };
   if (rest === '/sessions') {
     const ids = [...new Set(traces.map((t) => t.sessionId))];
-    return send(res, 200, paged(ids.map((id) => { const ts = traces.filter((t) => t.sessionId === id); return { id, createdAt: ts[ts.length - 1].timestamp, lastTraceAt: ts[0].timestamp, traceCount: ts.length, userIds: [...new Set(ts.map((t) => t.userId))], totalCost: 0.01, totalTokens: 1234 }; }), q));
+    const rows = ids.map((id) => { const ts = traces.filter((t) => t.sessionId === id); return { id, createdAt: ts[ts.length - 1].timestamp, lastTraceAt: ts[0].timestamp, traceCount: ts.length, userIds: [...new Set(ts.map((t) => t.userId))], totalCost: 0.01 * ts.length, totalTokens: 1234 * ts.length }; });
+    return send(res, 200, paged(listed(rows, 'id', 'createdAt.desc'), q));
   }
   m = rest.match(/^\/sessions\/([^/]+)$/);
   if (m) {
@@ -182,7 +197,8 @@ async function handle(req: IncomingMessage, res: ServerResponse) {
     return send(res, 200, { id: m[1], traces: ts.map((t) => ({ id: t.id, timestamp: t.timestamp, name: t.name, userId: t.userId, input: t.input, output: t.output, latency: t.latency, totalCost: t.totalCost })) });
   }
   if (rest === '/users') {
-    return send(res, 200, paged(Array.from({ length: 7 }, (_, i) => ({ userId: `user-${i}`, traceCount: 43, observationCount: 129, totalTokens: 12345, totalCost: 0.0123, firstTrace: iso(now - 86_400_000), lastTrace: iso(now) })), q));
+    const rows = Array.from({ length: 7 }, (_, i) => ({ userId: `user-${i}`, traceCount: 43 + i, observationCount: 129 - i, totalTokens: 12345 * (i % 3), totalCost: 0.0123 * (7 - i), firstTrace: iso(now - 86_400_000 + i * 60_000), lastTrace: iso(now - i * 60_000) }));
+    return send(res, 200, paged(listed(rows, 'userId', 'lastTrace.desc'), q));
   }
   if (rest === '/scores') {
     return send(res, 200, paged(traces.filter((t) => t.scores.length).map((t) => ({ id: `score-${t.id}`, timestamp: t.timestamp, name: 'quality', value: 0.8, stringValue: null, dataType: 'NUMERIC', source: 'API', comment: null, traceId: t.id, traceName: t.name, observationId: null })).filter((s) => !q.get('name') || s.name === q.get('name')), q));

@@ -29,6 +29,14 @@ const projectRoutes: [string, Page][] = [
   ['/project/:projectId/settings', Settings],
 ];
 
+function projectPage(path: string): { Component: Page; params: Record<string, string> } | null {
+  for (const [pattern, Component] of projectRoutes) {
+    const params = match(pattern, path);
+    if (params) return { Component, params };
+  }
+  return null;
+}
+
 function Redirect({ to }: { to: string }) {
   useEffect(() => navigate(to, { replace: true }), [to]);
   return <Loading label="Redirecting…" />;
@@ -45,7 +53,19 @@ function App() {
   if (path === '/auth/sign-in') return <SignIn />;
   if (path === '/auth/sign-up') return <SignUp />;
 
-  if (session.status === 'loading') return <Loading />;
+  // A project page does not wait for the session: it renders (and starts its own requests) at
+  // once, beside the session request; the layout fills in the user and the project switcher when
+  // the session arrives. A 401 on either request still leads to the sign-in page (api.ts and the
+  // signedOut branch below).
+  if (session.status === 'loading') {
+    const page = projectPage(path);
+    if (!page) return <Loading />;
+    return (
+      <Layout session={null} projectId={page.params.projectId}>
+        <page.Component key={page.params.projectId} projectId={page.params.projectId} params={page.params} />
+      </Layout>
+    );
+  }
   if (session.status === 'error') {
     return (
       <main class="center">
@@ -72,15 +92,14 @@ function App() {
       </Layout>
     );
   }
-  for (const [pattern, Component] of projectRoutes) {
-    const params = match(pattern, path);
-    if (params) {
-      return (
-        <Layout session={session.session} projectId={params.projectId}>
-          <Component key={params.projectId} projectId={params.projectId} params={params} />
-        </Layout>
-      );
-    }
+  const page = projectPage(path);
+  if (page) {
+    // The same element tree as while loading, so the page is not mounted (and fetched) twice.
+    return (
+      <Layout session={session.session} projectId={page.params.projectId}>
+        <page.Component key={page.params.projectId} projectId={page.params.projectId} params={page.params} />
+      </Layout>
+    );
   }
   return (
     <Layout session={session.session} projectId={null}>

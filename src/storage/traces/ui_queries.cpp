@@ -502,8 +502,25 @@ std::string GroupWhere(const std::string& project_id, const UiListFilter& f, std
   return where;
 }
 
-// Per group key (session or user) of the traces meeting `where` whose key is one of `keys`:
-// observation count, total tokens and cost of their observations.
+// Per group key (session or user) of the traces meeting `where` (with `only_keys`, those whose
+// key is one of the parameter `keys`): the count, cost and total tokens of their live
+// observations as `group_key`, `tot_n`, `tot_cost`, `tot_tokens`; groups without observations
+// are absent.
+std::string GroupTotalsSql(std::string_view key, const std::string& where, bool only_keys) {
+  const std::string traces =
+      fmt::format("SELECT id, assumeNotNull({0}) AS group_key FROM traces FINAL WHERE {1}{2}", key, where,
+                  only_keys ? fmt::format(" AND {} IN {{keys:Array(String)}}", key) : "");
+  return fmt::format(
+      "SELECT t.group_key AS group_key, count() AS tot_n, toFloat64(sum(ifNull(o.total_cost, 0))) AS "
+      "tot_cost, "
+      "sumMap(o.usage_details)['total'] AS tot_tokens FROM ({}) AS t INNER JOIN ({}) AS o ON o.trace_id = "
+      "t.id "
+      "GROUP BY t.group_key",
+      traces,
+      NewestById("id, trace_id, total_cost, usage_details, event_ts, is_deleted", "observations",
+                 "trace_id IN (SELECT id FROM (" + traces + "))"));
+}
+
 struct GroupTotals {
   uint64_t observations = 0;
   uint64_t tokens = 0;
@@ -516,24 +533,14 @@ StatusOr<std::map<std::string, GroupTotals>> ObservationTotalsByKey(ClickHouseTr
                                                                     const std::vector<std::string>& keys) {
   std::map<std::string, GroupTotals> totals;
   if (keys.empty()) return totals;
-  const std::string traces = fmt::format(
-      "SELECT id, assumeNotNull({0}) AS group_key FROM traces FINAL WHERE {1} AND {0} IN "
-      "{{keys:Array(String)}}",
-      key, where);
-  const std::string sql = fmt::format(
-      "SELECT t.group_key AS group_key, count() AS n, toFloat64(sum(ifNull(o.total_cost, 0))) AS cost, "
-      "sumMap(o.usage_details)['total'] AS tokens FROM ({}) AS t INNER JOIN ({}) AS o ON o.trace_id = t.id "
-      "GROUP BY t.group_key{}",
-      traces,
-      NewestById("id, trace_id, total_cost, usage_details, event_ts, is_deleted", "observations",
-                 "trace_id IN (SELECT id FROM (" + traces + "))"),
-      kFinalSettings);
   params.push_back(StringArrayParam("keys", keys));
-  ASSIGN_OR_RETURN(std::string out, transport.Query(sql, params));
+  ASSIGN_OR_RETURN(
+      std::string out,
+      transport.Query(GroupTotalsSql(key, where, /*only_keys=*/true) + std::string(kFinalSettings), params));
   RETURN_IF_ERROR(ForEachJsonRow(out, "observation totals", [&](object& o) {
     std::string k;
     if (!Str(o, "group_key", k)) return false;
-    totals[k] = {UNum(o, "n"), UNum(o, "tokens"), Num(o, "cost")};
+    totals[k] = {UNum(o, "tot_n"), UNum(o, "tot_tokens"), Num(o, "tot_cost")};
     return true;
   }));
   return totals;
@@ -541,10 +548,10 @@ StatusOr<std::map<std::string, GroupTotals>> ObservationTotalsByKey(ClickHouseTr
 
 // The distinct `key`s (sessions, users) of the traces meeting `where` into `total`, and the
 // parameters of the page's rows: `params` plus LIMIT/OFFSET, or nullopt when the page is empty.
-StatusOr<std::optional<std::vector<QueryParam>>> GroupPage(ClickHouseTransport& transport, std::string_view key,
-                                                          const std::string& where,
-                                                          const std::vector<QueryParam>& params,
-                                                          const UiPaging& paging, uint64_t& total) {
+StatusOr<std::optional<std::vector<QueryParam>>> GroupPage(ClickHouseTransport& transport,
+                                                           std::string_view key, const std::string& where,
+                                                           const std::vector<QueryParam>& params,
+                                                           const UiPaging& paging, uint64_t& total) {
   ASSIGN_OR_RETURN(total, Count(transport,
                                 fmt::format("SELECT uniqExact({}) FROM traces FINAL WHERE {}{}", key, where,
                                             kFinalSettings),
@@ -557,20 +564,106 @@ StatusOr<std::optional<std::vector<QueryParam>>> GroupPage(ClickHouseTransport& 
   return std::optional<std::vector<QueryParam>>(std::move(page_params));
 }
 
+// What a group list is ordered by: a column of the grouped query (`totals` false) or one of
+// GroupTotalsSql's (`totals` true), always a fixed name, never request text.
+struct GroupOrderColumn {
+  std::string_view column;
+  bool totals = false;
+};
+
+// One page of `grouped` (a GROUP BY query over `traces FINAL WHERE where` whose key column is
+// named `key_alias`) in the given order, ties by the key ascending. Ordered by a total, every
+// group's totals are computed and joined (groups without observations count as 0).
+std::string GroupPageSql(const std::string& grouped, std::string_view key, std::string_view key_alias,
+                         const std::string& where, GroupOrderColumn order, bool ascending) {
+  const std::string_view dir = ascending ? "ASC" : "DESC";
+  if (!order.totals) {
+    return fmt::format("{} ORDER BY {} {}, {} ASC LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}", grouped,
+                       order.column, dir, key_alias, kFinalSettings);
+  }
+  return fmt::format(
+      "SELECT g.*, o.{3} AS order_value FROM ({0}) AS g LEFT JOIN ({1}) AS o ON o.group_key = g.{2} "
+      "ORDER BY order_value {4}, g.{2} ASC LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{5}",
+      grouped, GroupTotalsSql(key, where, /*only_keys=*/false), key_alias, order.column, dir, kFinalSettings);
+}
+
+GroupOrderColumn SessionOrderColumn(UiSessionOrder order) {
+  switch (order) {
+    case UiSessionOrder::kCreatedAt:
+      return {"first_ts"};
+    case UiSessionOrder::kLastTraceAt:
+      return {"last_ts"};
+    case UiSessionOrder::kTraceCount:
+      return {"n"};
+    case UiSessionOrder::kId:
+      return {"sid"};
+    case UiSessionOrder::kTotalCost:
+      return {"tot_cost", true};
+    case UiSessionOrder::kTotalTokens:
+      return {"tot_tokens", true};
+  }
+  return {"first_ts"};
+}
+
+GroupOrderColumn UserOrderColumn(UiUserOrder order) {
+  switch (order) {
+    case UiUserOrder::kLastTrace:
+      return {"last_ts"};
+    case UiUserOrder::kFirstTrace:
+      return {"first_ts"};
+    case UiUserOrder::kTraceCount:
+      return {"n"};
+    case UiUserOrder::kUserId:
+      return {"uid"};
+    case UiUserOrder::kObservationCount:
+      return {"tot_n", true};
+    case UiUserOrder::kTotalTokens:
+      return {"tot_tokens", true};
+    case UiUserOrder::kTotalCost:
+      return {"tot_cost", true};
+  }
+  return {"last_ts"};
+}
+
 }  // namespace
 
+std::optional<UiSessionOrder> UiSessionOrderFromName(std::string_view name) {
+  if (name == "createdAt") return UiSessionOrder::kCreatedAt;
+  if (name == "lastTraceAt") return UiSessionOrder::kLastTraceAt;
+  if (name == "traceCount") return UiSessionOrder::kTraceCount;
+  if (name == "totalCost") return UiSessionOrder::kTotalCost;
+  if (name == "totalTokens") return UiSessionOrder::kTotalTokens;
+  if (name == "id") return UiSessionOrder::kId;
+  return std::nullopt;
+}
+
+std::optional<UiUserOrder> UiUserOrderFromName(std::string_view name) {
+  if (name == "lastTrace") return UiUserOrder::kLastTrace;
+  if (name == "firstTrace") return UiUserOrder::kFirstTrace;
+  if (name == "traceCount") return UiUserOrder::kTraceCount;
+  if (name == "observationCount") return UiUserOrder::kObservationCount;
+  if (name == "totalTokens") return UiUserOrder::kTotalTokens;
+  if (name == "totalCost") return UiUserOrder::kTotalCost;
+  if (name == "userId") return UiUserOrder::kUserId;
+  return std::nullopt;
+}
+
 StatusOr<UiSessionPage> ListUiSessions(ClickHouseTransport& transport, const std::string& project_id,
-                                       const UiListFilter& filter, const UiPaging& paging) {
+                                       const UiListFilter& filter, const UiPaging& paging,
+                                       const UiGroupOrder<UiSessionOrder>& order) {
   std::vector<QueryParam> params;
   const std::string where = GroupWhere(project_id, filter, "session_id", params);
   UiSessionPage page;
-  ASSIGN_OR_RETURN(auto page_params, GroupPage(transport, "session_id", where, params, paging, page.total_items));
+  ASSIGN_OR_RETURN(auto page_params,
+                   GroupPage(transport, "session_id", where, params, paging, page.total_items));
   if (!page_params) return page;
-  const std::string sql = fmt::format(
+  const std::string grouped = fmt::format(
       "SELECT assumeNotNull(session_id) AS sid, min(`timestamp`) AS first_ts, max(`timestamp`) AS last_ts, "
       "count() AS n, arraySort(groupUniqArray(user_id)) AS user_ids FROM traces FINAL WHERE {} "
-      "GROUP BY session_id ORDER BY first_ts DESC, sid ASC LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}",
-      where, kFinalSettings);
+      "GROUP BY session_id",
+      where);
+  const std::string sql =
+      GroupPageSql(grouped, "session_id", "sid", where, SessionOrderColumn(order.column), order.ascending);
   ASSIGN_OR_RETURN(std::string out, transport.Query(sql, *page_params));
   std::vector<std::string> keys;
   RETURN_IF_ERROR(ForEachJsonRow(out, "sessions", [&](object& o) {
@@ -626,17 +719,20 @@ StatusOr<std::vector<UiSessionTrace>> GetUiSession(ClickHouseTransport& transpor
 }
 
 StatusOr<UiUserPage> ListUiUsers(ClickHouseTransport& transport, const std::string& project_id,
-                                 const UiListFilter& filter, const UiPaging& paging) {
+                                 const UiListFilter& filter, const UiPaging& paging,
+                                 const UiGroupOrder<UiUserOrder>& order) {
   std::vector<QueryParam> params;
   const std::string where = GroupWhere(project_id, filter, "user_id", params);
   UiUserPage page;
-  ASSIGN_OR_RETURN(auto page_params, GroupPage(transport, "user_id", where, params, paging, page.total_items));
+  ASSIGN_OR_RETURN(auto page_params,
+                   GroupPage(transport, "user_id", where, params, paging, page.total_items));
   if (!page_params) return page;
-  const std::string sql = fmt::format(
+  const std::string grouped = fmt::format(
       "SELECT assumeNotNull(user_id) AS uid, min(`timestamp`) AS first_ts, max(`timestamp`) AS last_ts, "
-      "count() AS n FROM traces FINAL WHERE {} GROUP BY user_id ORDER BY last_ts DESC, uid ASC "
-      "LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}",
-      where, kFinalSettings);
+      "count() AS n FROM traces FINAL WHERE {} GROUP BY user_id",
+      where);
+  const std::string sql =
+      GroupPageSql(grouped, "user_id", "uid", where, UserOrderColumn(order.column), order.ascending);
   ASSIGN_OR_RETURN(std::string out, transport.Query(sql, *page_params));
   std::vector<std::string> keys;
   RETURN_IF_ERROR(ForEachJsonRow(out, "users", [&](object& o) {

@@ -124,6 +124,28 @@ StatusOr<std::optional<ObservationRecord>> GetUiObservation(ClickHouseTransport&
                                                             const std::string& trace_id,
                                                             const std::string& observation_id);
 
+//! The session and user lists' `orderBy` columns (docs/ui-api.md), with the direction.
+enum class UiSessionOrder { kCreatedAt, kLastTraceAt, kTraceCount, kTotalCost, kTotalTokens, kId };
+enum class UiUserOrder {
+  kLastTrace,
+  kFirstTrace,
+  kTraceCount,
+  kObservationCount,
+  kTotalTokens,
+  kTotalCost,
+  kUserId
+};
+//! "createdAt", "lastTraceAt", "traceCount", "totalCost", "totalTokens", "id"; nullopt otherwise.
+std::optional<UiSessionOrder> UiSessionOrderFromName(std::string_view name);
+//! "lastTrace", "firstTrace", "traceCount", "observationCount", "totalTokens", "totalCost",
+//! "userId"; nullopt otherwise.
+std::optional<UiUserOrder> UiUserOrderFromName(std::string_view name);
+template <typename Column>
+struct UiGroupOrder {
+  Column column{};  //!< the first enumerator (first or last trace) by default
+  bool ascending = false;
+};
+
 //! A session row: traces carrying its id (within the time range).
 struct UiSessionRow {
   std::string id;
@@ -135,12 +157,14 @@ struct UiSessionRow {
   uint64_t total_tokens = 0;
 };
 struct UiSessionPage {
-  std::vector<UiSessionRow> rows;  //!< newest first trace first, ties by id
+  std::vector<UiSessionRow> rows;  //!< in `order`, ties by id (ascending)
   uint64_t total_items = 0;
 };
-//! Uses from_ms/to_ms (on the traces' timestamps) and search (over the session id).
+//! Uses from_ms/to_ms (on the traces' timestamps) and search (over the session id). Ordered by
+//! an observation total (cost, tokens), the totals are computed for every matching session.
 StatusOr<UiSessionPage> ListUiSessions(ClickHouseTransport& transport, const std::string& project_id,
-                                       const UiListFilter& filter, const UiPaging& paging);
+                                       const UiListFilter& filter, const UiPaging& paging,
+                                       const UiGroupOrder<UiSessionOrder>& order = {});
 
 //! A trace of a session with its latency and cost.
 struct UiSessionTrace {
@@ -163,12 +187,14 @@ struct UiUserRow {
   int64_t last_trace_ms = 0;
 };
 struct UiUserPage {
-  std::vector<UiUserRow> rows;  //!< most recently active first, ties by user id
+  std::vector<UiUserRow> rows;  //!< in `order`, ties by user id (ascending)
   uint64_t total_items = 0;
 };
-//! Uses from_ms/to_ms (on the traces' timestamps) and search (over the user id).
+//! Uses from_ms/to_ms (on the traces' timestamps) and search (over the user id). Ordered by an
+//! observation total (count, tokens, cost), the totals are computed for every matching user.
 StatusOr<UiUserPage> ListUiUsers(ClickHouseTransport& transport, const std::string& project_id,
-                                 const UiListFilter& filter, const UiPaging& paging);
+                                 const UiListFilter& filter, const UiPaging& paging,
+                                 const UiGroupOrder<UiUserOrder>& order = {});
 
 //! trace id -> name for those of `trace_ids` that exist.
 StatusOr<std::map<std::string, std::string>> TraceNamesOf(ClickHouseTransport& transport,

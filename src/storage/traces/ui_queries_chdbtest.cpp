@@ -488,6 +488,118 @@ TEST_F(UiQueriesChdbTest, SessionsAndUsers) {
   EXPECT_EQ(*names, (std::map<std::string, std::string>{{"t1", "chat"}, {"t4", "agent"}}));
 }
 
+std::vector<std::string> SessionIds(const StatusOr<UiSessionPage>& page) {
+  EXPECT_TRUE(page.ok()) << page.status().message();
+  std::vector<std::string> ids;
+  if (page.ok()) {
+    for (const auto& r : page->rows) ids.push_back(r.id);
+  }
+  return ids;
+}
+
+std::vector<std::string> UserIds(const StatusOr<UiUserPage>& page) {
+  EXPECT_TRUE(page.ok()) << page.status().message();
+  std::vector<std::string> ids;
+  if (page.ok()) {
+    for (const auto& r : page->rows) ids.push_back(r.user_id);
+  }
+  return ids;
+}
+
+// Sessions and users ordered by every column the pages sort by, both directions, with the
+// time window and search applied before the order and the page cut after it.
+TEST_F(UiQueriesChdbTest, SessionAndUserOrderings) {
+  InsertFixture();
+  // A third session, s3: one trace at kT0 + 5 min (user u2), no observations; s1 then has the
+  // oldest first trace, s3 the newest, s2 the most recent activity but one.
+  TraceRecord t6 = Trace("t6", kT0 + 5 * kMinute, "late");
+  t6.user_id = "u2";
+  t6.session_id = "s3";
+  Insert({t6});
+  using S = UiSessionOrder;
+  auto sessions = [&](S column, bool ascending, UiListFilter filter = {}, UiPaging paging = {}) {
+    return SessionIds(ListUiSessions(transport(), project_, filter, paging, {column, ascending}));
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(sessions(S::kCreatedAt, false), (V{"s3", "s2", "s1"}));
+  EXPECT_EQ(sessions(S::kCreatedAt, true), (V{"s1", "s2", "s3"}));
+  EXPECT_EQ(sessions(S::kLastTraceAt, false), (V{"s3", "s2", "s1"}));
+  EXPECT_EQ(sessions(S::kLastTraceAt, true), (V{"s1", "s2", "s3"}));
+  // Two traces each in s1 and s2: ties by id ascending in both directions.
+  EXPECT_EQ(sessions(S::kTraceCount, false), (V{"s1", "s2", "s3"}));
+  EXPECT_EQ(sessions(S::kTraceCount, true), (V{"s3", "s1", "s2"}));
+  // Cost: s1 0.85, s2 0 (o5 costs nothing), s3 none at all; tokens: s1 217, s2 0, s3 0.
+  EXPECT_EQ(sessions(S::kTotalCost, false), (V{"s1", "s2", "s3"}));
+  EXPECT_EQ(sessions(S::kTotalCost, true), (V{"s2", "s3", "s1"}));
+  EXPECT_EQ(sessions(S::kTotalTokens, false), (V{"s1", "s2", "s3"}));
+  EXPECT_EQ(sessions(S::kTotalTokens, true), (V{"s2", "s3", "s1"}));
+  EXPECT_EQ(sessions(S::kId, false), (V{"s3", "s2", "s1"}));
+  EXPECT_EQ(sessions(S::kId, true), (V{"s1", "s2", "s3"}));
+  // The page is cut after ordering by a total, and the rows keep their own totals.
+  auto second = ListUiSessions(transport(), project_, {}, {2, 1}, {S::kTotalCost, false});
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(second->total_items, 3u);
+  ASSERT_EQ(second->rows.size(), 1u);
+  EXPECT_EQ(second->rows[0].id, "s2");
+  EXPECT_EQ(second->rows[0].trace_count, 2u);
+  auto first = ListUiSessions(transport(), project_, {}, {1, 1}, {S::kTotalCost, false});
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->rows.size(), 1u);
+  EXPECT_NEAR(first->rows[0].total_cost, 0.85, 1e-9);
+  EXPECT_EQ(first->rows[0].total_tokens, 217u);
+  // The window applies to the totals too: from kT0 + 1 min, s1 keeps only t2 (0.1, 200 tokens).
+  UiListFilter window;
+  window.from_ms = kT0 + kMinute;
+  auto windowed = ListUiSessions(transport(), project_, window, {}, {S::kTotalTokens, false});
+  ASSERT_TRUE(windowed.ok());
+  ASSERT_EQ(windowed->rows.size(), 3u);
+  EXPECT_EQ(windowed->rows[0].id, "s1");
+  EXPECT_EQ(windowed->rows[0].total_tokens, 200u);
+  EXPECT_EQ(windowed->rows[0].trace_count, 1u);
+  window.to_ms = kT0 + 3 * kMinute;  // t2 and t3 only
+  EXPECT_EQ(sessions(S::kCreatedAt, false, window), (V{"s2", "s1"}));
+  UiListFilter search;
+  search.search = "S";
+  EXPECT_EQ(sessions(S::kTotalCost, true, search), (V{"s2", "s3", "s1"}));
+  search.search = "3";
+  EXPECT_EQ(sessions(S::kTotalCost, true, search), (V{"s3"}));
+  // Search text is a parameter, never SQL.
+  search.search = TrickyText();
+  EXPECT_EQ(sessions(S::kTotalCost, false, search), V{});
+
+  using U = UiUserOrder;
+  auto users = [&](U column, bool ascending, UiListFilter filter = {}) {
+    return UserIds(ListUiUsers(transport(), project_, filter, {}, {column, ascending}));
+  };
+  // u1: t1 (kT0), t3 (+2 min); 2 observations, 17 tokens, 0.75. u2: t2 (+1), t6 (+5); 1, 200,
+  // 0.1. u3: t5 (+4); 1, 0, 0.
+  EXPECT_EQ(users(U::kLastTrace, false), (V{"u2", "u3", "u1"}));
+  EXPECT_EQ(users(U::kLastTrace, true), (V{"u1", "u3", "u2"}));
+  EXPECT_EQ(users(U::kFirstTrace, false), (V{"u3", "u2", "u1"}));
+  EXPECT_EQ(users(U::kFirstTrace, true), (V{"u1", "u2", "u3"}));
+  EXPECT_EQ(users(U::kTraceCount, false), (V{"u1", "u2", "u3"}));
+  EXPECT_EQ(users(U::kTraceCount, true), (V{"u3", "u1", "u2"}));
+  EXPECT_EQ(users(U::kObservationCount, false), (V{"u1", "u2", "u3"}));
+  EXPECT_EQ(users(U::kObservationCount, true), (V{"u2", "u3", "u1"}));
+  EXPECT_EQ(users(U::kTotalTokens, false), (V{"u2", "u1", "u3"}));
+  EXPECT_EQ(users(U::kTotalTokens, true), (V{"u3", "u1", "u2"}));
+  EXPECT_EQ(users(U::kTotalCost, false), (V{"u1", "u2", "u3"}));
+  EXPECT_EQ(users(U::kTotalCost, true), (V{"u3", "u2", "u1"}));
+  EXPECT_EQ(users(U::kUserId, false), (V{"u3", "u2", "u1"}));
+  EXPECT_EQ(users(U::kUserId, true), (V{"u1", "u2", "u3"}));
+  UiListFilter u_search;
+  u_search.search = "U2";
+  EXPECT_EQ(users(U::kTotalCost, false, u_search), (V{"u2"}));
+  UiListFilter u_window;
+  u_window.to_ms = kT0 + 2 * kMinute;  // t1, t2: u1 0.75, u2 0.1
+  EXPECT_EQ(users(U::kTotalCost, true, u_window), (V{"u2", "u1"}));
+
+  EXPECT_EQ(UiSessionOrderFromName("totalCost"), S::kTotalCost);
+  EXPECT_EQ(UiSessionOrderFromName("userId"), std::nullopt);
+  EXPECT_EQ(UiUserOrderFromName("observationCount"), U::kObservationCount);
+  EXPECT_EQ(UiUserOrderFromName("createdAt"), std::nullopt);
+}
+
 // The dashboard's totals against the metrics query API's own answer.
 uint64_t MetricsCount(ClickHouseTransport& transport, const std::string& project, const std::string& view,
                       int64_t from, int64_t to) {

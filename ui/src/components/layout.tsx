@@ -13,11 +13,16 @@ const sections = [
   { path: '/settings', label: 'Settings' },
 ];
 
-export function Layout(props: { session: Session; projectId: string | null; children: ComponentChildren }) {
+/**
+ * The page frame. `session` is null while it is still being fetched: the page itself is already
+ * shown (it loads its own data), the switcher and the user appear when the session arrives.
+ */
+export function Layout(props: { session: Session | null; projectId: string | null; children: ComponentChildren }) {
   const { session, projectId } = props;
   const { path } = useLocation();
   const [error, setError] = useState<string | null>(null);
-  const current = projectId ? findProject(session, projectId) : null;
+  const current = projectId && session ? findProject(session, projectId) : null;
+  const showSections = session ? current !== null : projectId !== null;
   const base = projectId ? `/project/${encodeURIComponent(projectId)}` : '';
 
   async function signOut() {
@@ -45,15 +50,16 @@ export function Layout(props: { session: Session; projectId: string | null; chil
         <label class="inline switcher">
           <span class="sr-only">Project</span>
           <select
-            value={projectId ?? ''}
+            value={session ? (projectId ?? '') : ''}
+            disabled={!session}
             onChange={(e) => {
               const value = e.currentTarget.value;
               if (value === '__new') navigate('/setup');
               else if (value) navigate(`/project/${encodeURIComponent(value)}`);
             }}
           >
-            {!current && <option value="">Select a project</option>}
-            {session.organizations.map((org) => (
+            {!current && <option value="">{session ? 'Select a project' : 'Loading…'}</option>}
+            {session?.organizations.map((org) => (
               <optgroup label={org.name}>
                 {org.projects.map((p) => (
                   <option value={p.id}>
@@ -65,7 +71,7 @@ export function Layout(props: { session: Session; projectId: string | null; chil
             <option value="__new">New organization or project…</option>
           </select>
         </label>
-        {current && (
+        {showSections && (
           <nav aria-label="Project" class="sections">
             {sections.map((s) => {
               const href = base + s.path;
@@ -79,15 +85,19 @@ export function Layout(props: { session: Session; projectId: string | null; chil
           </nav>
         )}
         <span class="spacer" />
-        <span class="user" title={session.user.email}>
-          {session.user.name || session.user.email}
-        </span>
-        <button type="button" onClick={signOut}>
-          Sign out
-        </button>
+        {session && (
+          <>
+            <span class="user" title={session.user.email}>
+              {session.user.name || session.user.email}
+            </span>
+            <button type="button" onClick={signOut}>
+              Sign out
+            </button>
+          </>
+        )}
       </header>
       <ErrorBanner error={error} />
-      {projectId && !current ? (
+      {session && projectId && !current ? (
         <main id="main">
           <h1>Project not found</h1>
           <p>This project does not exist or you are not a member of its organization.</p>

@@ -1,5 +1,6 @@
 import { projectPath, withQuery, type Page } from '../api';
-import { DateTime, ErrorMessage, Loading, Pagination } from '../components/common';
+import { DateTime, ErrorMessage, Loading, Pagination, SortHeader } from '../components/common';
+import { UrlSearch, UrlTimeRange, useUrlOrder, useUrlRange } from '../components/listcontrols';
 import { IOView } from '../components/jsonview';
 import { formatCost, formatLatency, formatNumber } from '../format';
 import { useDocumentTitle, useFetch } from '../hooks';
@@ -19,47 +20,71 @@ interface SessionDetailAnswer {
   traces: { id: string; timestamp: string; name: string | null; userId: string | null; input: unknown; output: unknown; latency: number | null; totalCost: number | null }[];
 }
 
+const SESSION_SORTS = ['createdAt', 'lastTraceAt', 'traceCount', 'totalTokens', 'totalCost', 'id'];
+const SESSIONS_DEFAULT_ORDER = 'createdAt.desc';
+
 export function Sessions({ projectId }: { projectId: string }) {
   useDocumentTitle('Sessions');
   const { query } = useLocation();
   const page = Math.max(1, Number(query.get('page')) || 1);
-  const sessions = useFetch<Page<SessionRow>>(withQuery(projectPath(projectId, '/sessions'), { page, limit: 50 }));
+  const { range, resolved } = useUrlRange(query, 'all');
+  const orderBy = useUrlOrder(query, SESSION_SORTS, SESSIONS_DEFAULT_ORDER);
+  const search = query.get('q') ?? '';
+  const sessions = useFetch<Page<SessionRow>>(
+    withQuery(projectPath(projectId, '/sessions'), {
+      page,
+      limit: 50,
+      orderBy,
+      search: search || undefined,
+      fromTimestamp: resolved.fromTimestamp,
+      toTimestamp: resolved.toTimestamp,
+    }),
+  );
   const base = `/project/${encodeURIComponent(projectId)}/sessions/`;
+  const sort = (column: string, label: string, numeric = false) => (
+    <SortHeader column={column} label={label} orderBy={orderBy} class={numeric ? 'num' : undefined} onSort={(o) => setQuery({ orderBy: o === SESSIONS_DEFAULT_ORDER ? null : o, page: null })} />
+  );
   return (
     <main class="wide">
       <h1>Sessions</h1>
+      <div class="toolbar">
+        <UrlSearch label="Search sessions" param="q" value={search} placeholder="Session ID" />
+        <UrlTimeRange query={query} range={range} defaultRange="all" />
+      </div>
       <ErrorMessage error={sessions.error} />
-      <table aria-label="Sessions" class="rows">
-        <thead>
-          <tr>
-            <th scope="col">Session</th>
-            <th scope="col">Created</th>
-            <th scope="col">Last trace</th>
-            <th scope="col" class="num">Traces</th>
-            <th scope="col">Users</th>
-            <th scope="col" class="num">Tokens</th>
-            <th scope="col" class="num">Cost</th>
-          </tr>
-        </thead>
-        <tbody>
-          {sessions.data?.data.map((s) => (
-            <tr key={s.id} class="clickable" onClick={(e) => { if (!(e.target as HTMLElement).closest('a')) navigate(base + encodeURIComponent(s.id)); }}>
-              <td><Link href={base + encodeURIComponent(s.id)}>{s.id}</Link></td>
-              <td><DateTime value={s.createdAt} /></td>
-              <td><DateTime value={s.lastTraceAt} /></td>
-              <td class="num">{formatNumber(s.traceCount)}</td>
-              <td>{s.userIds.join(', ')}</td>
-              <td class="num">{formatNumber(s.totalTokens)}</td>
-              <td class="num">{formatCost(s.totalCost)}</td>
+      <div class="tablewrap" aria-busy={sessions.loading}>
+        <table aria-label="Sessions" class="rows">
+          <thead>
+            <tr>
+              {sort('id', 'Session')}
+              {sort('createdAt', 'Created')}
+              {sort('lastTraceAt', 'Last trace')}
+              {sort('traceCount', 'Traces', true)}
+              <th scope="col">Users</th>
+              {sort('totalTokens', 'Tokens', true)}
+              {sort('totalCost', 'Cost', true)}
             </tr>
-          ))}
-          {sessions.data && sessions.data.data.length === 0 && (
-            <tr><td colSpan={7} class="muted">No sessions yet.</td></tr>
-          )}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {sessions.data?.data.map((s) => (
+              <tr key={s.id} class="clickable" data-session-id={s.id} onClick={(e) => { if (!(e.target as HTMLElement).closest('a')) navigate(base + encodeURIComponent(s.id)); }}>
+                <td><Link href={base + encodeURIComponent(s.id)}>{s.id}</Link></td>
+                <td><DateTime value={s.createdAt} /></td>
+                <td><DateTime value={s.lastTraceAt} /></td>
+                <td class="num">{formatNumber(s.traceCount)}</td>
+                <td>{s.userIds.join(', ')}</td>
+                <td class="num">{formatNumber(s.totalTokens)}</td>
+                <td class="num">{formatCost(s.totalCost)}</td>
+              </tr>
+            ))}
+            {sessions.data && sessions.data.data.length === 0 && (
+              <tr><td colSpan={7} class="muted">{search || range !== 'all' ? 'No sessions match.' : 'No sessions yet.'}</td></tr>
+            )}
+          </tbody>
+        </table>
+      </div>
       {sessions.data && (
-        <Pagination page={page} limit={50} totalPages={sessions.data.meta.totalPages} totalItems={sessions.data.meta.totalItems} onPage={(p) => setQuery({ page: String(p) }, { push: true })} />
+        <Pagination page={page} limit={50} totalPages={sessions.data.meta.totalPages} totalItems={sessions.data.meta.totalItems} onPage={(p) => setQuery({ page: p === 1 ? null : String(p) }, { push: true })} />
       )}
     </main>
   );

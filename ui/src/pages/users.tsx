@@ -1,5 +1,6 @@
 import { projectPath, withQuery, type Page } from '../api';
-import { DateTime, ErrorMessage, Pagination } from '../components/common';
+import { DateTime, ErrorMessage, Pagination, SortHeader } from '../components/common';
+import { UrlSearch, UrlTimeRange, useUrlOrder, useUrlRange } from '../components/listcontrols';
 import { formatCost, formatNumber } from '../format';
 import { useDocumentTitle, useFetch } from '../hooks';
 import { Link, setQuery, useLocation } from '../router';
@@ -14,48 +15,72 @@ interface UserRow {
   lastTrace: string | null;
 }
 
+const USER_SORTS = ['userId', 'traceCount', 'observationCount', 'totalTokens', 'totalCost', 'firstTrace', 'lastTrace'];
+const USERS_DEFAULT_ORDER = 'lastTrace.desc';
+
 export function Users({ projectId }: { projectId: string }) {
   useDocumentTitle('Users');
   const { query } = useLocation();
   const page = Math.max(1, Number(query.get('page')) || 1);
-  const users = useFetch<Page<UserRow>>(withQuery(projectPath(projectId, '/users'), { page, limit: 50 }));
+  const { range, resolved } = useUrlRange(query, 'all');
+  const orderBy = useUrlOrder(query, USER_SORTS, USERS_DEFAULT_ORDER);
+  const search = query.get('q') ?? '';
+  const users = useFetch<Page<UserRow>>(
+    withQuery(projectPath(projectId, '/users'), {
+      page,
+      limit: 50,
+      orderBy,
+      search: search || undefined,
+      fromTimestamp: resolved.fromTimestamp,
+      toTimestamp: resolved.toTimestamp,
+    }),
+  );
+  const sort = (column: string, label: string, numeric = false) => (
+    <SortHeader column={column} label={label} orderBy={orderBy} class={numeric ? 'num' : undefined} onSort={(o) => setQuery({ orderBy: o === USERS_DEFAULT_ORDER ? null : o, page: null })} />
+  );
   return (
     <main class="wide">
       <h1>Users</h1>
+      <div class="toolbar">
+        <UrlSearch label="Search users" param="q" value={search} placeholder="User ID" />
+        <UrlTimeRange query={query} range={range} defaultRange="all" />
+      </div>
       <ErrorMessage error={users.error} />
-      <table aria-label="Users">
-        <thead>
-          <tr>
-            <th scope="col">User ID</th>
-            <th scope="col" class="num">Traces</th>
-            <th scope="col" class="num">Observations</th>
-            <th scope="col" class="num">Tokens</th>
-            <th scope="col" class="num">Cost</th>
-            <th scope="col">First seen</th>
-            <th scope="col">Last seen</th>
-          </tr>
-        </thead>
-        <tbody>
-          {users.data?.data.map((u) => (
-            <tr key={u.userId}>
-              <td>
-                <Link href={`/project/${encodeURIComponent(projectId)}/traces?user=${encodeURIComponent(u.userId)}&range=all`}>{u.userId}</Link>
-              </td>
-              <td class="num">{formatNumber(u.traceCount)}</td>
-              <td class="num">{formatNumber(u.observationCount)}</td>
-              <td class="num">{formatNumber(u.totalTokens)}</td>
-              <td class="num">{formatCost(u.totalCost)}</td>
-              <td><DateTime value={u.firstTrace} /></td>
-              <td><DateTime value={u.lastTrace} /></td>
+      <div class="tablewrap" aria-busy={users.loading}>
+        <table aria-label="Users">
+          <thead>
+            <tr>
+              {sort('userId', 'User ID')}
+              {sort('traceCount', 'Traces', true)}
+              {sort('observationCount', 'Observations', true)}
+              {sort('totalTokens', 'Tokens', true)}
+              {sort('totalCost', 'Cost', true)}
+              {sort('firstTrace', 'First seen')}
+              {sort('lastTrace', 'Last seen')}
             </tr>
-          ))}
-          {users.data && users.data.data.length === 0 && (
-            <tr><td colSpan={7} class="muted">No users yet.</td></tr>
-          )}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {users.data?.data.map((u) => (
+              <tr key={u.userId} data-user-id={u.userId}>
+                <td>
+                  <Link href={`/project/${encodeURIComponent(projectId)}/traces?user=${encodeURIComponent(u.userId)}&range=all`}>{u.userId}</Link>
+                </td>
+                <td class="num">{formatNumber(u.traceCount)}</td>
+                <td class="num">{formatNumber(u.observationCount)}</td>
+                <td class="num">{formatNumber(u.totalTokens)}</td>
+                <td class="num">{formatCost(u.totalCost)}</td>
+                <td><DateTime value={u.firstTrace} /></td>
+                <td><DateTime value={u.lastTrace} /></td>
+              </tr>
+            ))}
+            {users.data && users.data.data.length === 0 && (
+              <tr><td colSpan={7} class="muted">{search || range !== 'all' ? 'No users match.' : 'No users yet.'}</td></tr>
+            )}
+          </tbody>
+        </table>
+      </div>
       {users.data && (
-        <Pagination page={page} limit={50} totalPages={users.data.meta.totalPages} totalItems={users.data.meta.totalItems} onPage={(p) => setQuery({ page: String(p) }, { push: true })} />
+        <Pagination page={page} limit={50} totalPages={users.data.meta.totalPages} totalItems={users.data.meta.totalItems} onPage={(p) => setQuery({ page: p === 1 ? null : String(p) }, { push: true })} />
       )}
     </main>
   );
