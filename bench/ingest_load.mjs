@@ -488,7 +488,9 @@ async function main() {
       if (r.status === 200) return performance.now() - ackAt;
       if (r.status !== 404 && r.status !== 0) noteError(`GET trace: HTTP ${r.status} ${r.body?.slice(0, 200)}`);
       if (performance.now() - ackAt > timeoutMs) return null;
-      await sleep(10);
+      // Under load a trace takes seconds to become readable: polling faster than this would
+      // make the probes themselves a large share of the server's work (each GET is a query).
+      await sleep(stopping ? 10 : 100);
     }
   }
 

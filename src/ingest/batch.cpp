@@ -38,9 +38,12 @@ StatusOr<BatchValidation> ValidateBatch(simdjson::dom::parser& parser, std::stri
     return Status::InvalidArgument("batch: Expected array");
   }
   BatchValidation result;
+  // Only the verdict, the ids and the type are used here; the worker parses the events in full.
+  EventScope check = scope;
+  check.check_only = true;
   for (simdjson::dom::element event : batch) {
     std::optional<EventError> error;
-    ParsedEvent parsed = ParseEvent(event, scope, error);
+    ParsedEvent parsed = ParseEvent(event, check, error);
     if (error) {
       result.errors.emplace_back(parsed.event_id, std::move(*error));
       result.rejected_types.push_back(IsKnownEventType(parsed.type) ? parsed.type : "invalid");
@@ -95,6 +98,7 @@ StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::
   if (root["sdkVersion"].get_string().get(s) == simdjson::SUCCESS) out.source.sdk_version = std::string(s);
   if (root["receivedAt"].get_int64().get(received) == simdjson::SUCCESS) out.received_at_ms = received;
   if (root["events"].get_array().get(events) != simdjson::SUCCESS) return Status::InvalidArgument("payload: events");
+  out.events.reserve(events.size());
   for (simdjson::dom::element event : events) {
     std::optional<EventError> error;
     ParsedEvent parsed = ParseEvent(event, EventScope{}, error);
@@ -102,7 +106,6 @@ StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::
     // between versions) is skipped rather than blocking the queue.
     if (error) ++out.skipped;
     if (error || parsed.is_sdk_log || !parsed.body_id) continue;
-    out.raw_events.push_back(simdjson::minify(event));
     out.events.push_back(std::move(parsed));
   }
   return out;

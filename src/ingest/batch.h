@@ -52,7 +52,6 @@ struct DecodedPayload {
   IngestionSource source;
   int64_t received_at_ms = 0;
   std::vector<ParsedEvent> events;
-  std::vector<std::string> raw_events;  //!< aligned with `events`, for dead-lettering
   size_t skipped = 0;                   //!< events that no longer validate (logged by the worker)
 };
 

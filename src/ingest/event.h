@@ -113,6 +113,9 @@ struct ParsedEvent {
 //! Where the event came from; decides what it may do.
 struct EventScope {
   bool scores_only = false;  //!< authenticated with `Bearer pk`: only score-create is allowed
+  //! Validate only: input, output and metadata are checked but left empty in the result, which
+  //! spares copying the largest parts of an event that is only being accepted.
+  bool check_only = false;
 };
 
 //! A per-event rejection, in the shape the 207 response lists.

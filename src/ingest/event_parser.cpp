@@ -21,6 +21,7 @@ constexpr size_t kMaxNameLength = 1000;
 // Collects the first validation failure of an event, as a path and what was wrong.
 struct Validation {
   std::optional<std::string> failure;
+  bool keep_values = true;  // false: input, output and metadata are checked, not copied
   bool Fail(std::string_view path, std::string_view what) {
     if (!failure) failure = std::string(path) + ": " + std::string(what);
     return false;
@@ -120,22 +121,26 @@ bool ReadStringArray(object body, std::string_view key, Field<std::vector<std::s
 }
 
 // input/output: any JSON. Langfuse keeps strings verbatim and serialises the rest.
-void ReadAnyJson(object body, std::string_view key, Field<std::string>& out) {
+void ReadAnyJson(object body, std::string_view key, Field<std::string>& out, const Validation& v) {
   element e;
   if (!Lookup(body, key, e)) return;
   if (e.is_null()) {
     out.SetNull();
     return;
   }
-  out.Set(StoredJsonText(e));
+  out.Set(v.keep_values ? StoredJsonText(e) : std::string());
 }
 
 // metadata: top-level keys become map entries; a non-object becomes {"metadata": value}.
-void ReadMetadata(object body, Field<MetadataMap>& out) {
+void ReadMetadata(object body, Field<MetadataMap>& out, const Validation& v) {
   element e;
   if (!Lookup(body, "metadata", e)) return;
   if (e.is_null()) {
     out.SetNull();
+    return;
+  }
+  if (!v.keep_values) {
+    out.Set(MetadataMap{});
     return;
   }
   MetadataMap map;
@@ -184,8 +189,8 @@ bool ReadTraceBody(object body, TracePatch& t, Validation& v) {
          ReadString(body, "userId", t.user_id, v) && ReadString(body, "release", t.release, v) &&
          ReadString(body, "version", t.version, v) && ReadEnvironment(body, t.environment, v) &&
          ReadBool(body, "public", t.is_public, v) && ReadStringArray(body, "tags", t.tags, v) &&
-         ReadString(body, "sessionId", t.session_id, v) && (ReadMetadata(body, t.metadata), true) &&
-         (ReadAnyJson(body, "input", t.input), true) && (ReadAnyJson(body, "output", t.output), true);
+         ReadString(body, "sessionId", t.session_id, v) && (ReadMetadata(body, t.metadata, v), true) &&
+         (ReadAnyJson(body, "input", t.input, v), true) && (ReadAnyJson(body, "output", t.output, v), true);
 }
 
 bool ReadObservationBody(object body, bool generation_fields, ObservationPatch& o, Validation& v) {
@@ -197,9 +202,9 @@ bool ReadObservationBody(object body, bool generation_fields, ObservationPatch& 
         ReadString(body, "version", o.version, v))) {
     return false;
   }
-  ReadMetadata(body, o.metadata);
-  ReadAnyJson(body, "input", o.input);
-  ReadAnyJson(body, "output", o.output);
+  ReadMetadata(body, o.metadata, v);
+  ReadAnyJson(body, "input", o.input, v);
+  ReadAnyJson(body, "output", o.output, v);
   if (!generation_fields) return true;
   if (!(ReadDateTime(body, "completionStartTime", o.completion_start_time_ms, v) &&
         ReadString(body, "model", o.model, v) && ReadModelParameters(body, o.model_parameters, v) &&
@@ -236,7 +241,7 @@ bool ReadScoreBody(object body, ScorePatch& s, Validation& v) {
         ReadString(body, "configId", s.config_id, v) && ReadDateTime(body, "timestamp", s.timestamp_ms, v))) {
     return false;
   }
-  ReadMetadata(body, s.metadata);
+  ReadMetadata(body, s.metadata, v);
   Field<std::string> source;
   if (!ReadString(body, "source", source, v)) return false;
   if (source.has_value()) {
@@ -356,6 +361,7 @@ std::string NormalizeEnvironment(std::string_view raw) {
 ParsedEvent ParseEvent(element event, const EventScope& scope, std::optional<EventError>& error) {
   ParsedEvent out;
   Validation v;
+  v.keep_values = !scope.check_only;
   auto fail = [&](std::string detail, int status = 400, std::string message = "Invalid request data") {
     error = EventError{status, std::move(message), std::move(detail)};
     return out;

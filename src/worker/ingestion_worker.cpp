@@ -157,6 +157,8 @@ class Batch {
     if (decoded->skipped > 0) {
       LOG_WARN("worker: {} event(s) of queue item {} no longer validate and are skipped", decoded->skipped, item.id);
     }
+    // The queue entry as it was, for the dead-letter store should this batch end there.
+    queued_.push_back({std::move(item.payload), item.event_count});
     const size_t payload_index = payloads_.size();
     for (size_t i = 0; i < decoded->events.size(); ++i) {
       ParsedEvent& e = decoded->events[i];
@@ -179,6 +181,12 @@ class Batch {
   std::unordered_map<std::string, Entity>& observations() { return observations_; }
   std::unordered_map<std::string, Entity>& scores() { return scores_; }
   const std::vector<ingest::DecodedPayload>& payloads() const { return payloads_; }
+  struct Queued {
+    std::string payload;
+    uint32_t event_count = 0;
+  };
+  //! The queue payload of each decoded payload (same index).
+  const std::vector<Queued>& queued() const { return queued_; }
   const std::vector<std::string>& item_ids() const { return item_ids_; }
   const std::vector<queue::DeadLetter>& unreadable() const { return unreadable_; }
   const std::string& first_item_id() const { return item_ids_.front(); }
@@ -186,6 +194,7 @@ class Batch {
  private:
   std::vector<std::string> item_ids_;
   std::vector<ingest::DecodedPayload> payloads_;
+  std::vector<Queued> queued_;
   std::vector<queue::DeadLetter> unreadable_;
   std::unordered_map<std::string, Entity> traces_, observations_, scores_;
   size_t event_count_ = 0;
@@ -293,14 +302,15 @@ void IngestionWorker::Stop() {
 
 bool IngestionWorker::DeadLetterBatch(Batch& batch, const std::string& reason) {
   auto& metrics = GetWorkerMetrics();
-  for (const auto& p : batch.payloads()) {
-    const std::string payload = ingest::EncodeQueuePayload(p.project_id, p.source, p.received_at_ms, p.raw_events);
-    Status s = queue_.DeadLetterItem(payload, static_cast<uint32_t>(p.raw_events.size()), p.received_at_ms, reason);
+  // Each queue entry goes to the dead-letter store as it was queued (replay validates it again).
+  for (size_t i = 0; i < batch.payloads().size(); ++i) {
+    const auto& queued = batch.queued()[i];
+    Status s = queue_.DeadLetterItem(queued.payload, queued.event_count, batch.payloads()[i].received_at_ms, reason);
     if (!s.ok()) {
       LOG_ERROR("worker: cannot dead-letter events: {}", s.message());
       return false;
     }
-    metrics.dead_lettered.Add(p.raw_events.size());
+    metrics.dead_lettered.Add(queued.event_count);
   }
   LOG_ERROR("worker: {} event(s) moved to the dead-letter store: {}", batch.event_count(), reason);
   return true;
@@ -545,11 +555,20 @@ void IngestionWorker::Run() {
     const int64_t age = pending ? NowMs() - batch->started_at_ms() : 0;
     const bool full = batch->event_count() >= static_cast<size_t>(options_.batch_size);
     const bool due = pending && age >= options_.write_interval_ms;
+    // While the writer still holds a batch it has not started, handing over another would only
+    // wait: the batch keeps growing instead (up to max_batch_events), so under a backlog inserts
+    // get larger and fewer (fewer parts to merge, fewer lookups) and an idle queue keeps small,
+    // prompt ones.
+    const bool at_max = batch->event_count() >= std::max<size_t>(options_.max_batch_events, options_.batch_size);
+    const bool writer_busy = [&] {
+      std::lock_guard lock(write_mu_);
+      return pending_write_ != nullptr;
+    }();
     if (stopping_.load()) {
       if (pending) finish_batch();
       return;
     }
-    if (full || due) {
+    if ((full || due) && (!writer_busy || at_max)) {
       // A batch that could be neither merged nor dead-lettered stays and is tried again.
       if (finish_batch()) {
         batch = std::make_unique<Batch>();
@@ -558,7 +577,10 @@ void IngestionWorker::Run() {
       }
       continue;
     }
-    const auto wait = std::chrono::milliseconds(pending ? std::min<int64_t>(options_.linger_ms, options_.write_interval_ms - age) : 200);
+    // A due batch waiting for the writer polls the queue at the linger pace rather than spinning.
+    const int64_t until_due = options_.write_interval_ms - age;
+    const auto wait = std::chrono::milliseconds(
+        pending ? std::min<int64_t>(options_.linger_ms, until_due > 0 ? until_due : options_.linger_ms) : 200);
     // A bounded read keeps one batch's memory bounded; the batch grows over several reads.
     auto items = queue_.Read(kMaxItemsPerRead, wait);
     if (!items.ok()) {
@@ -567,7 +589,7 @@ void IngestionWorker::Run() {
       continue;
     }
     if (items->empty()) {
-      if (pending) {
+      if (pending && !writer_busy) {
         if (finish_batch()) {
           batch = std::make_unique<Batch>();
         } else {
