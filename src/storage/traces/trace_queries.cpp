@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <map>
+#include <string>
 #include <utility>
 
 #include <fmt/core.h>
@@ -271,36 +273,42 @@ constexpr std::string_view kSessionsSubquery =
     "ORDER BY event_ts DESC LIMIT 1 BY id) "
     "GROUP BY session_id";
 
-// Fills input, output and metadata of `traces` (a list page) from their newest versions. The
-// page's days and ids select the rows through the primary key (project, day, id).
-Status ReadTraceIo(ClickHouseTransport& transport, const std::string& project_id,
-                   std::vector<TraceRecord>& traces) {
+// The rows of a list page, in the order of `keys` (id and timestamp of each, as the page's
+// FINAL read ordered them), with `columns`. Each key (project, day, id) is read through the
+// primary key's day and the id bloom filter, its newest version taken as FINAL would collapse the
+// key's versions; a key whose row changed day or was deleted since the page was read is left out.
+StatusOr<std::vector<TraceRecord>> ReadPageRows(ClickHouseTransport& transport, const std::string& project_id,
+                                                std::string_view columns, const std::vector<TraceRecord>& keys) {
   std::vector<std::string> ids;
   std::vector<std::string> days;
-  for (const TraceRecord& t : traces) {
-    ids.push_back(t.id);
-    days.push_back(FormatClickHouseDateTime64(t.timestamp_ms).substr(0, 10));
+  for (const TraceRecord& k : keys) {
+    ids.push_back(k.id);
+    days.push_back(FormatClickHouseDateTime64(k.timestamp_ms).substr(0, 10));
   }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   std::sort(days.begin(), days.end());
   days.erase(std::unique(days.begin(), days.end()), days.end());
-  const std::string sql =
-      NewestById("id, input, output, metadata, is_deleted", "traces",
-                 "toDate(`timestamp`) IN {days:Array(Date)} AND id IN {ids:Array(String)}");
+  const std::string sql = fmt::format(
+      "SELECT * FROM (SELECT {} FROM traces WHERE project_id = {{project_id:String}} "
+      "AND toDate(`timestamp`) IN {{days:Array(Date)}} AND id IN {{ids:Array(String)}} "
+      "ORDER BY event_ts DESC, is_deleted ASC LIMIT 1 BY id, toDate(`timestamp`)) WHERE is_deleted = 0",
+      columns);
   auto out = transport.Query(sql, {StringParam("project_id", project_id), StringArrayParam("days", days),
                                    StringArrayParam("ids", ids)});
   if (!out.ok()) return out.status();
   auto rows = ParseTracesJsonEachRow(*out);
   if (!rows.ok()) return rows.status();
-  std::map<std::string, TraceRecord*> by_id;
-  for (TraceRecord& t : traces) by_id[t.id] = &t;
-  for (TraceRecord& io : *rows) {
-    const auto it = by_id.find(io.id);
-    if (it == by_id.end()) continue;
-    it->second->input = std::move(io.input);
-    it->second->output = std::move(io.output);
-    it->second->metadata = std::move(io.metadata);
+  const auto day_of = [](int64_t ms) { return FormatClickHouseDateTime64(ms).substr(0, 10); };
+  std::map<std::pair<std::string, std::string>, TraceRecord*> by_key;
+  for (TraceRecord& row : *rows) by_key[{row.id, day_of(row.timestamp_ms)}] = &row;
+  std::vector<TraceRecord> page;
+  page.reserve(keys.size());
+  for (const TraceRecord& k : keys) {
+    const auto it = by_key.find({k.id, day_of(k.timestamp_ms)});
+    if (it != by_key.end()) page.push_back(*it->second);
   }
-  return Status::Ok();
+  return page;
 }
 
 }  // namespace
@@ -345,22 +353,25 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
   std::string order = fmt::format("{} {}", OrderColumnSql(query.order_column), direction);
   // Ties broken by id so that pages neither repeat nor skip rows.
   if (query.order_column != TraceOrderColumn::kId) order += fmt::format(", `id` {}", direction);
-  // The page without input, output and metadata (the bulk of a row); those are read for the
-  // page's traces only.
+  // The page's keys first, then its rows. FINAL cannot filter on columns outside the sort key
+  // before collapsing versions, so every column it is asked for is read for every row of the
+  // filtered range; selecting only the key (id, timestamp) leaves the other columns to the read
+  // of the page's rows, which touches only the granules holding them.
   const std::string sql = fmt::format(
-      "SELECT {} FROM traces FINAL WHERE {} ORDER BY {} LIMIT {{limit:UInt64}} OFFSET {{offset:UInt64}}{}",
-      TraceCoreColumns(), where, order, kFinalSettings);
+      "SELECT id, `timestamp` FROM traces FINAL WHERE {} ORDER BY {} LIMIT {{limit:UInt64}} "
+      "OFFSET {{offset:UInt64}}{}",
+      where, order, kFinalSettings);
   params.push_back(UInt64Param("limit", query.limit));
   params.push_back(UInt64Param("offset", offset));
   auto out = transport.Query(sql, params);
   if (!out.ok()) return out.status();
-  auto rows = ParseTracesJsonEachRow(*out);
+  auto keys = ParseTracesJsonEachRow(*out);
+  if (!keys.ok()) return keys.status();
+  if (keys->empty()) return page;
+  auto rows = ReadPageRows(transport, project_id, query.include_io ? TraceSelectColumns() : TraceCoreColumns(),
+                           *keys);
   if (!rows.ok()) return rows.status();
   page.traces = std::move(rows).value();
-  if (query.include_io && !page.traces.empty()) {
-    Status io = ReadTraceIo(transport, project_id, page.traces);
-    if (!io.ok()) return io;
-  }
   return page;
 }
 

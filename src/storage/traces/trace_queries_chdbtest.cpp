@@ -333,6 +333,50 @@ TEST_F(TraceQueriesChdbTest, NewestVersionIsListedAndFilteredOnce) {
   EXPECT_EQ(page->traces.at(0).name, "new");
 }
 
+// A page's rows are read after its keys (id and day); each key shows the version FINAL keeps
+// for it, and a trace whose timestamp moved to another day is listed under its new day once
+// its old key carries a deleted marker.
+TEST_F(TraceQueriesChdbTest, PageRowsAreTheNewestVersionOfEachKey) {
+  constexpr int64_t kDay = 86'400'000;
+  TraceRecord moved = Trace("moved", kT0);
+  moved.name = "before";
+  moved.input = "first input";
+  TraceRecord twice = Trace("twice", kT0 + kMinute);
+  twice.name = "day one";
+  Insert({moved, twice});
+  TraceRecord marker = moved;
+  marker.is_deleted = 1;
+  marker.event_ts_ms += 1000;
+  TraceRecord moved_v2 = moved;
+  moved_v2.timestamp_ms = kT0 + kDay;
+  moved_v2.name = "after";
+  moved_v2.input = "second input";
+  moved_v2.event_ts_ms = marker.event_ts_ms;
+  // Written by another client without a marker: the old key stays live, a listing shows both.
+  TraceRecord twice_v2 = twice;
+  twice_v2.timestamp_ms = kT0 + 2 * kDay;
+  twice_v2.name = "day three";
+  twice_v2.event_ts_ms += 1000;
+  Insert({marker, moved_v2, twice_v2});
+
+  uint64_t total = 0;
+  auto page = ListTraces(transport(), project_, {});
+  ASSERT_TRUE(page.ok()) << page.status().message();
+  EXPECT_EQ(page->total_items, 3u);
+  ASSERT_EQ(page->traces.size(), 3u);
+  EXPECT_EQ(page->traces[0].id, "twice");
+  EXPECT_EQ(page->traces[0].name, "day three");
+  EXPECT_EQ(page->traces[0].timestamp_ms, kT0 + 2 * kDay);
+  EXPECT_EQ(page->traces[1].id, "moved");
+  EXPECT_EQ(page->traces[1].name, "after");
+  EXPECT_EQ(page->traces[1].input, "second input");
+  EXPECT_EQ(page->traces[2].id, "twice");
+  EXPECT_EQ(page->traces[2].name, "day one");
+  EXPECT_EQ(page->traces[2].timestamp_ms, kT0 + kMinute);
+  EXPECT_EQ(ListWhere({.name = "before"}, &total), Strings{});
+  EXPECT_EQ(total, 0u);
+}
+
 TEST_F(TraceQueriesChdbTest, RowsMarkedDeletedAreNotListed) {
   TraceRecord t = Trace("marked", kT0);
   Insert({t, Trace("kept", kT0 + 1)});
