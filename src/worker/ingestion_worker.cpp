@@ -138,6 +138,7 @@ class Batch {
 
   bool empty() const { return item_ids_.empty(); }
   size_t event_count() const { return event_count_; }
+  size_t payload_bytes() const { return payload_bytes_; }
   int64_t started_at_ms() const { return started_at_ms_; }
 
   void Add(queue::QueueItem item, simdjson::dom::parser& parser) {
@@ -158,6 +159,7 @@ class Batch {
       LOG_WARN("worker: {} event(s) of queue item {} no longer validate and are skipped", decoded->skipped, item.id);
     }
     // The queue entry as it was, for the dead-letter store should this batch end there.
+    payload_bytes_ += item.payload.size();
     queued_.push_back({std::move(item.payload), item.event_count});
     const size_t payload_index = payloads_.size();
     for (size_t i = 0; i < decoded->events.size(); ++i) {
@@ -198,6 +200,7 @@ class Batch {
   std::vector<queue::DeadLetter> unreadable_;
   std::unordered_map<std::string, Entity> traces_, observations_, scores_;
   size_t event_count_ = 0;
+  size_t payload_bytes_ = 0;
   size_t order_ = 0;
   int64_t started_at_ms_ = 0;
 };
@@ -559,7 +562,8 @@ void IngestionWorker::Run() {
     // wait: the batch keeps growing instead (up to max_batch_events), so under a backlog inserts
     // get larger and fewer (fewer parts to merge, fewer lookups) and an idle queue keeps small,
     // prompt ones.
-    const bool at_max = batch->event_count() >= std::max<size_t>(options_.max_batch_events, options_.batch_size);
+    const bool at_max = batch->event_count() >= std::max<size_t>(options_.max_batch_events, options_.batch_size) ||
+                        batch->payload_bytes() >= options_.max_batch_bytes;
     const bool writer_busy = [&] {
       std::lock_guard lock(write_mu_);
       return pending_write_ != nullptr;

@@ -19,7 +19,8 @@ namespace langfuse::worker {
 namespace {
 
 // Passes everything to chDB, except that while `failing_inserts` > 0 each insert fails (with
-// `failure_code`: kInternal by default, a rejected batch; kUnavailable, a store that is down).
+// `failure_code`: kInternal by default, a rejected batch; kUnavailable, a store that is down),
+// and each insert can be slowed down (`insert_delay_ms`).
 class FaultInjectingTransport final : public traces::ClickHouseTransport {
  public:
   explicit FaultInjectingTransport(traces::ClickHouseTransport& inner) : inner_(inner) {}
@@ -33,12 +34,16 @@ class FaultInjectingTransport final : public traces::ClickHouseTransport {
       failing_inserts.fetch_sub(1);
       return Status(failure_code.load(), "injected insert failure");
     }
+    if (table == "traces") trace_inserts.fetch_add(1);
+    if (insert_delay_ms.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(insert_delay_ms.load()));
     return inner_.Insert(table, format, rows, token);
   }
   Status Ping() override { return inner_.Ping(); }
 
   std::atomic<int> failing_inserts{0};
   std::atomic<StatusCode> failure_code{StatusCode::kInternal};
+  std::atomic<int> insert_delay_ms{0};  // a slow store: each insert takes at least this long
+  std::atomic<int> trace_inserts{0};    // inserts into `traces` that reached the store
 
  private:
   traces::ClickHouseTransport& inner_;
@@ -89,9 +94,10 @@ class IngestionWorkerTest : public ::testing::Test {
     store_.reset();
   }
 
-  void StartWorker(size_t cache_bytes = IngestionWorkerOptions{}.cache_bytes) {
+  void StartWorker(size_t cache_bytes = IngestionWorkerOptions{}.cache_bytes, int batch_size = IngestionWorkerOptions{}.batch_size) {
     IngestionWorkerOptions options;
     options.cache_bytes = cache_bytes;
+    options.batch_size = batch_size;
     options.retry_backoff_ms = 10;
     options.write_interval_ms = 100;
     worker_ = std::make_unique<IngestionWorker>(*queue_, *store_, options);
@@ -247,6 +253,22 @@ TEST_F(IngestionWorkerTest, AnUnavailableStoreIsWaitedForNotDeadLettered) {
   ASSERT_TRUE(WaitForTrace("t7"));
   EXPECT_EQ(queue_->Stats()->dead_letters, 0);
   EXPECT_EQ(faults_->failing_inserts.load(), 0);
+}
+
+// A backlog in front of a slow store is written in fewer, larger batches: while the writer is
+// busy the next batch keeps growing past batch_size instead of waiting at it.
+TEST_F(IngestionWorkerTest, ABacklogGrowsBatchesWhileTheWriterIsBusy) {
+  faults_->insert_delay_ms = 300;
+  for (int i = 0; i < 400; ++i) Enqueue({Event("trace-create", R"({"id":"b)" + std::to_string(i) + R"("})")});
+  StartWorker(IngestionWorkerOptions{}.cache_bytes, /*batch_size=*/10);
+  for (int i = 0; i < 1500 && queue_->Stats()->pending_items > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(queue_->Stats()->pending_items, 0);
+  // Reads of 32 entries of one event each would make 13 batches at batch_size 10.
+  EXPECT_LE(faults_->trace_inserts.load(), 6);
+  EXPECT_EQ(CountFinal("traces", "b0") + CountFinal("traces", "b399"), 2);
+  EXPECT_EQ(queue_->Stats()->dead_letters, 0);
 }
 
 TEST_F(IngestionWorkerTest, PersistentFailuresGoToTheDeadLetterStoreAndReplay) {
