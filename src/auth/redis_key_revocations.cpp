@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "common/metrics.h"
+#include "queue/redis_connect.h"
 
 namespace langfuse::auth {
 namespace {
@@ -117,40 +118,22 @@ class PolledConnection {
   PolledConnection(const PolledConnection&) = delete;
   PolledConnection& operator=(const PolledConnection&) = delete;
 
-  bool open() const { return ctx_ != nullptr; }
+  bool open() const { return static_cast<bool>(ctx_); }
   //! -1: waits end only at their deadline (the last publish at shutdown).
   void set_wake_fd(int fd) { wake_fd_ = fd; }
 
-  void Close() {
-    if (ctx_ != nullptr) redisFree(ctx_);
-    ctx_ = nullptr;
-  }
+  void Close() { ctx_.reset(); }
 
-  //! Connects and authenticates. No SELECT: Pub/Sub channels are not per database.
+  //! Connects (over TLS when configured) and authenticates. No SELECT: Pub/Sub channels are not
+  //! per database.
   Status Connect(Clock::time_point deadline) {
     Close();
-    ctx_ = redisConnectNonBlock(redis_.host.c_str(), redis_.port);
-    if (ctx_ == nullptr)
-      return Status::Unavailable("redis " + redis_.Address() + ": cannot allocate a connection");
-    if (ctx_->err != 0) return Fail("cannot connect: ");
-    switch (WaitFor(POLLOUT, deadline)) {
-      case Wait::kStopped:
-        return Stopped();
-      case Wait::kTimeout:
-        Close();
-        return Status::Unavailable("redis " + redis_.Address() + ": cannot connect: no answer within " +
-                                   std::to_string(redis_.connect_timeout_ms) + " ms");
-      case Wait::kReady:
-        break;
+    auto socket = queue::ConnectRedis(redis_, queue::RedisIo::kNonBlocking, {deadline, wake_fd_});
+    if (!socket.ok()) {
+      if (socket.status().message() == queue::kRedisConnectStopped) return Stopped();
+      return socket.status();
     }
-    int error = 0;
-    socklen_t length = sizeof(error);
-    if (getsockopt(ctx_->fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
-    if (error != 0) {
-      Close();
-      return Status::Unavailable("redis " + redis_.Address() + ": cannot connect: " + std::strerror(error));
-    }
-    redisEnableKeepAlive(ctx_);
+    ctx_ = std::move(socket).value();
     if (redis_.password.empty()) return Status::Ok();
     const std::vector<std::string> auth =
         redis_.username.empty() ? std::vector<std::string>{"AUTH", redis_.password}
@@ -179,7 +162,8 @@ class PolledConnection {
       argv.push_back(a.data());
       lens.push_back(a.size());
     }
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+    if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+        REDIS_OK) {
       return Fail("");
     }
     return Status::Ok();
@@ -189,7 +173,7 @@ class PolledConnection {
   Status Flush(Clock::time_point deadline) {
     while (true) {
       int done = 0;
-      if (redisBufferWrite(ctx_, &done) != REDIS_OK) return Fail("");
+      if (redisBufferWrite(ctx_.get(), &done) != REDIS_OK) return Fail("");
       if (done != 0) return Status::Ok();
       switch (WaitFor(POLLOUT, deadline)) {
         case Wait::kStopped:
@@ -206,7 +190,7 @@ class PolledConnection {
   StatusOr<Reply> Read(Clock::time_point deadline) {
     while (true) {
       void* reply = nullptr;
-      if (redisGetReplyFromReader(ctx_, &reply) != REDIS_OK) return Fail("");
+      if (redisGetReplyFromReader(ctx_.get(), &reply) != REDIS_OK) return Fail("");
       if (reply != nullptr) return Reply(static_cast<redisReply*>(reply));
       switch (WaitFor(POLLIN, deadline)) {
         case Wait::kStopped:
@@ -217,7 +201,7 @@ class PolledConnection {
           break;
       }
       // Non-blocking: nothing to read yet is no error, and the loop waits again.
-      if (redisBufferRead(ctx_) != REDIS_OK) return Fail("");
+      if (redisBufferRead(ctx_.get()) != REDIS_OK) return Fail("");
     }
   }
 
@@ -270,7 +254,7 @@ class PolledConnection {
 
   const queue::RedisOptions& redis_;
   int wake_fd_;
-  redisContext* ctx_ = nullptr;
+  queue::RedisSocket ctx_;
 };
 
 //! PUBLISHes every message on one connection (connecting first when needed).
@@ -302,12 +286,7 @@ bool IsStopping(const Status& status) { return status.message() == PolledConnect
 
 StatusOr<std::unique_ptr<RedisKeyRevocations>> RedisKeyRevocations::Open(const queue::RedisOptions& redis,
                                                                          RedisKeyRevocationsOptions options) {
-  if (redis.tls_enabled) {
-    return Status::InvalidArgument(
-        "redis " + redis.Address() +
-        ": TLS is not supported by this build's Redis client (hiredis 0.14); reach "
-        "Redis over a private network or a local TLS tunnel");
-  }
+  RETURN_IF_ERROR(queue::CheckRedisTls(redis));
   if (options.heartbeat_interval_ms <= 0 || options.heartbeat_timeout_ms <= 0 ||
       options.stale_cache_age_ms < 0 || options.reconnect_min_ms <= 0 ||
       options.reconnect_max_ms < options.reconnect_min_ms || options.max_pending == 0) {

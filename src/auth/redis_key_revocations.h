@@ -58,8 +58,8 @@ struct RedisKeyRevocationsOptions {
 //! Stop() by the owner.
 class RedisKeyRevocations {
  public:
-  //! InvalidArgument for a configuration this client cannot serve (TLS). Does not connect: the
-  //! threads connect, and keep trying, on their own.
+  //! InvalidArgument for a configuration this client cannot serve (unusable TLS settings). Does not
+  //! connect: the threads connect, and keep trying, on their own.
   static StatusOr<std::unique_ptr<RedisKeyRevocations>> Open(const queue::RedisOptions& redis,
                                                              RedisKeyRevocationsOptions options = {});
   ~RedisKeyRevocations();

@@ -25,6 +25,7 @@
 #include "auth/api_keys.h"
 #include "auth/auth_test_util.h"
 #include "common/ids.h"
+#include "queue/redis_tls_test_server.h"
 
 extern char** environ;
 
@@ -252,13 +253,15 @@ class RedisKeyRevocationsTest : public ::testing::Test {
   RedisKeyRevocationsOptions options_;
 };
 
-TEST(RedisKeyRevocationsOpen, RefusesTlsAndBadOptions) {
+TEST(RedisKeyRevocationsOpen, RefusesUnusableTlsSettingsAndBadOptions) {
   queue::RedisOptions tls;
   tls.tls_enabled = true;
+  tls.tls_ca_path = "/nonexistent/ca.pem";
   auto opened = RedisKeyRevocations::Open(tls);
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(opened.status().message().find("TLS"), std::string::npos);
+  EXPECT_NE(opened.status().message().find("REDIS_TLS_CA_PATH"), std::string::npos)
+      << opened.status().message();
 
   RedisKeyRevocationsOptions bad;
   bad.heartbeat_interval_ms = 0;
@@ -461,6 +464,57 @@ TEST_F(RedisKeyRevocationsTest, PasswordProtectedRedis) {
   b.authenticator->InvalidateApiKey(key.public_key);
   EXPECT_TRUE(WaitUntil([&] { return b.revocations->received() == 1; }, milliseconds(1000)))
       << "its own revocation comes back through Redis";
+}
+
+// Over TLS (mutual, with a password), on a TLS-only redis-server of the test's own.
+TEST_F(RedisKeyRevocationsTest, OverTls) {
+  queue::testing::TlsTestCertificates certs;
+  ASSERT_TRUE(certs.ok()) << certs.error();
+  queue::testing::TlsTestRedis server(certs, {.auth_clients = "yes", .password = "tls-" + RandomHex(4)});
+  const auto started = server.Start();
+  if (started == queue::testing::TlsTestRedis::Started::kNotInstalled) GTEST_SKIP() << "no redis-server";
+  ASSERT_EQ(started, queue::testing::TlsTestRedis::Started::kYes);
+  queue::RedisOptions redis = server.ClientOptions();
+  redis.socket_timeout_ms = 60'000;  // the heartbeat must not wait for this
+  Process a = Start(redis);
+  Process b = Start(redis);
+  ASSERT_TRUE(WaitUntil([&] { return a.revocations->subscribed() && b.revocations->subscribed(); },
+                        milliseconds(5000)));
+  const Key key = AddKey("proj-1");
+  ASSERT_TRUE(b.Accepts(key.header));
+  ASSERT_TRUE(b.AcceptsFromCache(key.header));
+  ASSERT_TRUE(store_->DeleteApiKey(key.id).ok());
+  a.authenticator->InvalidateApiKey(key.public_key);
+  EXPECT_TRUE(WaitUntil([&] { return !b.Accepts(key.header); }, milliseconds(1000)))
+      << "B still accepts the revoked key";
+
+  // Without the client certificate the server refuses the session: no subscription.
+  queue::RedisOptions no_cert = redis;
+  no_cert.tls_cert_path.clear();
+  no_cert.tls_key_path.clear();
+  Process refused = Start(no_cert);
+  std::this_thread::sleep_for(milliseconds(300));
+  EXPECT_FALSE(refused.revocations->subscribed());
+
+  // A restart: the subscription comes back over a new session.
+  server.Kill();
+  EXPECT_TRUE(WaitUntil([&] { return !b.revocations->subscribed(); }, milliseconds(2000)));
+  ASSERT_EQ(server.Start(), queue::testing::TlsTestRedis::Started::kYes);
+  EXPECT_TRUE(WaitUntil([&] { return a.revocations->subscribed() && b.revocations->subscribed(); },
+                        milliseconds(5000)));
+
+  // Frozen: noticed by the heartbeat, and Stop() is not held up by the relays.
+  server.Freeze();
+  EXPECT_TRUE(WaitUntil([&] { return !b.revocations->subscribed(); },
+                        milliseconds(options_.heartbeat_interval_ms + options_.heartbeat_timeout_ms + 500)));
+  b.authenticator->InvalidateApiKey(key.public_key);
+  std::this_thread::sleep_for(milliseconds(300));
+  const auto t0 = Clock::now();
+  a.revocations->Stop();
+  b.revocations->Stop();
+  refused.revocations->Stop();
+  EXPECT_LT(Clock::now() - t0, milliseconds(2500));
+  server.Thaw();
 }
 
 }  // namespace

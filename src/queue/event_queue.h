@@ -80,7 +80,8 @@ StatusOr<std::unique_ptr<EventQueue>> OpenLocalEventQueue(const std::string& pat
 //! `<prefix>langfuse:ingestion:dlq`. Any number of processes open it; each is one consumer and
 //! entries are shared among them. Append is as durable as Redis's append-only file makes it (run
 //! Redis with `appendonly yes`). Unavailable when Redis cannot be reached (calls on the opened
-//! queue reconnect by themselves); InvalidArgument for options this client cannot honour (TLS).
+//! queue reconnect by themselves); InvalidArgument for options this client cannot honour (e.g. an
+//! unreadable REDIS_TLS_CA_PATH).
 StatusOr<std::unique_ptr<EventQueue>> OpenRedisEventQueue(const RedisOptions& redis,
                                                           const RedisQueueOptions& options = {});
 

@@ -26,6 +26,7 @@
 // Connections. Calls other than Read share a small pool; Read has its own connection because a
 // blocking XREADGROUP holds it, and blocks in short slices so Interrupt() takes effect promptly. A
 // connection that fails is dropped and the call returns Unavailable; the next call connects again.
+// ConnectRedis (redis_connect.h) opens every connection, over TLS when configured.
 #include <hiredis/hiredis.h>
 #include <pthread.h>
 #include <signal.h>
@@ -47,6 +48,7 @@
 #include "common/metrics.h"
 #include "common/time.h"
 #include "queue/event_queue.h"
+#include "queue/redis_connect.h"
 
 namespace langfuse::queue {
 namespace {
@@ -312,7 +314,7 @@ class RedisConnection {
   //! usual state after Redis restarted while we were idle. (If Redis had executed them before the
   //! connection broke, they run twice; the queue's delivery is at-least-once anyway.)
   StatusOr<std::vector<Reply>> Pipeline(const std::vector<Command>& commands) {
-    if (ctx_ == nullptr) RETURN_IF_ERROR(Connect());
+    if (!ctx_) RETURN_IF_ERROR(Connect());
     const bool was_used = used_;
     bool closed_by_peer = false;
     auto replies = PipelineOnce(commands, &closed_by_peer);
@@ -330,8 +332,7 @@ class RedisConnection {
   }
 
   void Close() {
-    if (ctx_ != nullptr) redisFree(ctx_);
-    ctx_ = nullptr;
+    ctx_.reset();
     used_ = false;
   }
 
@@ -339,22 +340,13 @@ class RedisConnection {
   Status Connect() {
     Close();
     SigpipeGuard guard;
-    redisContext* c =
-        redisConnectWithTimeout(options_.host.c_str(), options_.port, ToTimeval(options_.connect_timeout_ms));
-    if (c == nullptr) {
-      return Status::Unavailable("redis " + options_.Address() + ": cannot allocate a connection");
-    }
-    if (c->err != 0) {
-      std::string why = c->errstr;
-      redisFree(c);
-      return Status::Unavailable("redis " + options_.Address() + ": cannot connect: " + why);
-    }
-    // 0 (no timeout) clears whatever the connect timeout left on the socket.
+    ASSIGN_OR_RETURN(ctx_,
+                     ConnectRedis(options_, RedisIo::kBlocking,
+                                  {Clock::now() + std::chrono::milliseconds(options_.connect_timeout_ms)}));
+    // 0: no timeout.
     const int64_t timeout =
         options_.socket_timeout_ms > 0 ? options_.socket_timeout_ms + extra_timeout_ms_ : 0;
-    redisSetTimeout(c, ToTimeval(timeout));
-    redisEnableKeepAlive(c);
-    ctx_ = c;
+    redisSetTimeout(ctx_.get(), ToTimeval(timeout));
     std::vector<Command> setup;
     if (!options_.password.empty()) {
       setup.push_back(options_.username.empty() ? Command{"AUTH", options_.password}
@@ -383,7 +375,8 @@ class RedisConnection {
     std::vector<size_t> lens;
     for (const Command& command : commands) {
       command.Argv(argv, lens);
-      if (redisAppendCommandArgv(ctx_, static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
+      if (redisAppendCommandArgv(ctx_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) !=
+          REDIS_OK) {
         return Failure(closed_by_peer);
       }
     }
@@ -391,7 +384,7 @@ class RedisConnection {
     replies.reserve(commands.size());
     for (size_t i = 0; i < commands.size(); ++i) {
       void* reply = nullptr;
-      if (redisGetReply(ctx_, &reply) != REDIS_OK) return Failure(closed_by_peer);
+      if (redisGetReply(ctx_.get(), &reply) != REDIS_OK) return Failure(closed_by_peer);
       replies.emplace_back(static_cast<redisReply*>(reply));
     }
     return replies;
@@ -415,7 +408,7 @@ class RedisConnection {
 
   const RedisOptions& options_;
   const int64_t extra_timeout_ms_;
-  redisContext* ctx_ = nullptr;
+  RedisSocket ctx_;
   bool used_ = false;  // has answered a call since it connected
 };
 
@@ -988,13 +981,7 @@ class RedisEventQueue final : public EventQueue {
 
 StatusOr<std::unique_ptr<EventQueue>> OpenRedisEventQueue(const RedisOptions& redis,
                                                           const RedisQueueOptions& options) {
-  if (redis.tls_enabled) {
-    return Status::InvalidArgument(
-        "redis " + redis.Address() +
-        ": TLS (REDIS_TLS_ENABLED=true or a rediss:// connection string) is not supported by this build's "
-        "Redis client (hiredis 0.14, built without TLS); reach Redis over a private network or through a "
-        "local TLS tunnel (stunnel, a sidecar) and point redis:// at that");
-  }
+  RETURN_IF_ERROR(CheckRedisTls(redis));
   if (options.claim_min_idle_ms <= 0) {
     return Status::InvalidArgument("queue: the claim idle time must be positive");
   }

@@ -145,6 +145,36 @@ TEST(RedisOptionsFromEnv, TlsVariablesAreRead) {
   EXPECT_EQ(o.tls_server_name, "redis.internal");
 }
 
+TEST(RedisOptionsFromEnv, LangfusesOtherTlsVariables) {
+  RedisOptions o = MustParse({{"REDIS_HOST", "redis"}, {"REDIS_TLS_ENABLED", "true"}});
+  EXPECT_TRUE(o.tls_reject_unauthorized);
+  EXPECT_TRUE(o.tls_check_server_identity);
+  EXPECT_EQ(o.tls_secure_protocol, "");
+  o = MustParse({{"REDIS_HOST", "redis"},
+                 {"REDIS_TLS_ENABLED", "true"},
+                 {"REDIS_TLS_REJECT_UNAUTHORIZED", "false"},
+                 {"REDIS_TLS_CHECK_SERVER_IDENTITY", "false"},
+                 {"REDIS_TLS_SECURE_PROTOCOL", "TLSv1_2_method"},
+                 {"REDIS_TLS_CIPHERS", "ECDHE-RSA-AES128-GCM-SHA256"},
+                 {"REDIS_TLS_HONOR_CIPHER_ORDER", "true"},
+                 {"REDIS_TLS_KEY_PASSPHRASE", "s3cret"}});
+  EXPECT_FALSE(o.tls_reject_unauthorized);
+  EXPECT_FALSE(o.tls_check_server_identity);
+  EXPECT_EQ(o.tls_secure_protocol, "TLSv1_2_method");
+  EXPECT_EQ(o.tls_ciphers, "ECDHE-RSA-AES128-GCM-SHA256");
+  EXPECT_EQ(o.tls_key_passphrase, "s3cret");
+  const std::vector<std::pair<std::string, std::string>> bad = {{"REDIS_TLS_REJECT_UNAUTHORIZED", "no"},
+                                                                {"REDIS_TLS_CHECK_SERVER_IDENTITY", "0"},
+                                                                {"REDIS_TLS_HONOR_CIPHER_ORDER", "yes"},
+                                                                {"REDIS_TLS_SECURE_PROTOCOL", "TLSv1_method"},
+                                                                {"REDIS_TLS_SECURE_PROTOCOL", "tls1.2"}};
+  for (const auto& [name, value] : bad) {
+    const Status s = ParseError({{"REDIS_HOST", "redis"}, {name, value}});
+    EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << name << "=" << value;
+    EXPECT_NE(s.message().find(name), std::string::npos) << s.message();
+  }
+}
+
 TEST(RedisOptionsFromEnv, SocketTimeoutFollowsLangfusesRule) {
   EXPECT_EQ(MustParse({{"REDIS_HOST", "r"}, {"REDIS_SOCKET_TIMEOUT_MS", "0"}}).socket_timeout_ms, 0);
   EXPECT_EQ(MustParse({{"REDIS_HOST", "r"}, {"REDIS_SOCKET_TIMEOUT_MS", "15000"}}).socket_timeout_ms, 15'000);
@@ -187,14 +217,16 @@ TEST(RedisQueueOptionsFromEnv, ClaimIdleTime) {
   }
 }
 
-TEST(OpenRedisEventQueue, TlsIsRefusedWithAnExplanation) {
+TEST(OpenRedisEventQueue, UnusableTlsSettingsAreRefusedNamingTheVariable) {
   RedisOptions o;
   o.host = "127.0.0.1";
+  o.port = 1;  // never reached: the settings are checked first
   o.tls_enabled = true;
+  o.tls_ca_path = "/nonexistent/ca.pem";
   auto q = OpenRedisEventQueue(o);
   ASSERT_FALSE(q.ok());
   EXPECT_EQ(q.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(q.status().message().find("TLS"), std::string::npos) << q.status().message();
+  EXPECT_NE(q.status().message().find("REDIS_TLS_CA_PATH"), std::string::npos) << q.status().message();
 }
 
 // A loopback port nothing listens on (just released).

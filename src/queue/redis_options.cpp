@@ -1,6 +1,9 @@
 #include "queue/redis_options.h"
 
+#include <algorithm>
 #include <charconv>
+#include <iterator>
+#include <string_view>
 
 namespace langfuse::queue {
 namespace {
@@ -183,6 +186,24 @@ StatusOr<std::optional<RedisOptions>> RedisOptionsFromEnv(const RedisEnvLookup& 
   o.tls_cert_path = NonEmpty(env, "REDIS_TLS_CERT_PATH").value_or("");
   o.tls_key_path = NonEmpty(env, "REDIS_TLS_KEY_PATH").value_or("");
   o.tls_server_name = NonEmpty(env, "REDIS_TLS_SERVERNAME").value_or("");
+  o.tls_key_passphrase = NonEmpty(env, "REDIS_TLS_KEY_PASSPHRASE").value_or("");
+  o.tls_ciphers = NonEmpty(env, "REDIS_TLS_CIPHERS").value_or("");
+  ASSIGN_OR_RETURN(o.tls_reject_unauthorized, ParseFlag(env, "REDIS_TLS_REJECT_UNAUTHORIZED", true));
+  ASSIGN_OR_RETURN(o.tls_check_server_identity, ParseFlag(env, "REDIS_TLS_CHECK_SERVER_IDENTITY", true));
+  // Only servers pick the cipher order; read so that a malformed value is still reported.
+  RETURN_IF_ERROR(ParseFlag(env, "REDIS_TLS_HONOR_CIPHER_ORDER", false).status());
+  if (auto protocol = NonEmpty(env, "REDIS_TLS_SECURE_PROTOCOL")) {
+    static constexpr std::string_view kKnown[] = {
+        "TLS_method",     "TLS_client_method",     "SSLv23_method",  "SSLv23_client_method",
+        "TLSv1_2_method", "TLSv1_2_client_method", "TLSv1_3_method", "TLSv1_3_client_method"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), *protocol) == std::end(kKnown)) {
+      return Status::InvalidArgument(
+          "REDIS_TLS_SECURE_PROTOCOL must be TLS_method, SSLv23_method, TLSv1_2_method or TLSv1_3_method "
+          "(or their *_client_method forms; TLS 1.0 and 1.1 are not supported), got '" +
+          *protocol + "'");
+    }
+    o.tls_secure_protocol = *protocol;
+  }
   if (auto timeout = NonEmpty(env, "REDIS_SOCKET_TIMEOUT_MS")) {
     // Langfuse's rule: 0 (disabled) or at least 10 s.
     auto t = ParseInteger(*timeout, 0, 3'600'000);

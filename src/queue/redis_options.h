@@ -18,14 +18,27 @@ struct RedisOptions {
   int db = 0;              //!< logical database, from the connection string's path
   std::string key_prefix;  //!< REDIS_KEY_PREFIX, prepended as is (as ioredis's keyPrefix does)
 
-  //! REDIS_TLS_ENABLED or a `rediss://` connection string. Parsed so that a configuration asking
-  //! for TLS is recognised, but not supported by this build's client (Debian's hiredis 0.14 has no
-  //! TLS): opening a connection with it fails with an explanation.
+  //! REDIS_TLS_ENABLED or a `rediss://` connection string: every connection runs over TLS
+  //! (ConnectRedis in redis_connect.h). The REDIS_TLS_* settings below apply whenever it is on.
   bool tls_enabled = false;
-  std::string tls_ca_path;      //!< REDIS_TLS_CA_PATH
-  std::string tls_cert_path;    //!< REDIS_TLS_CERT_PATH
-  std::string tls_key_path;     //!< REDIS_TLS_KEY_PATH
-  std::string tls_server_name;  //!< REDIS_TLS_SERVERNAME
+  std::string tls_ca_path;         //!< REDIS_TLS_CA_PATH (PEM); empty: the system's CA store
+  std::string tls_cert_path;       //!< REDIS_TLS_CERT_PATH: client certificate (PEM) for mutual TLS
+  std::string tls_key_path;        //!< REDIS_TLS_KEY_PATH: its private key (PEM)
+  std::string tls_key_passphrase;  //!< REDIS_TLS_KEY_PASSPHRASE, for an encrypted key
+  //! REDIS_TLS_SERVERNAME: the name sent as SNI and checked against the certificate; empty: the host.
+  std::string tls_server_name;
+  //! REDIS_TLS_REJECT_UNAUTHORIZED (default true): false accepts any server certificate.
+  bool tls_reject_unauthorized = true;
+  //! REDIS_TLS_CHECK_SERVER_IDENTITY (default true): false verifies the certificate's chain but
+  //! not the name in it.
+  bool tls_check_server_identity = true;
+  //! REDIS_TLS_SECURE_PROTOCOL, Node's names: TLS_method / SSLv23_method (TLS 1.2 or 1.3, the
+  //! default), TLSv1_2_method, TLSv1_3_method (each also as *_client_method). Empty: the default.
+  std::string tls_secure_protocol;
+  //! REDIS_TLS_CIPHERS: an OpenSSL cipher list, `:`-separated; names starting with TLS_ are TLS 1.3
+  //! suites. As in Node, a list without TLS 1.3 suites limits the session to TLS 1.2 and one with
+  //! only them to TLS 1.3. Empty: OpenSSL's defaults.
+  std::string tls_ciphers;
 
   int connect_timeout_ms = 5000;
   //! REDIS_SOCKET_TIMEOUT_MS (Langfuse's default 30 s; 0 disables): a command whose answer does
@@ -58,7 +71,8 @@ using RedisEnvLookup = std::function<std::optional<std::string>(const std::strin
 
 //! Reads REDIS_CONNECTION_STRING (`redis://[[user]:password@]host[:port][/db]`, `rediss://` for
 //! TLS) or else REDIS_HOST/REDIS_PORT/REDIS_AUTH/REDIS_USERNAME, plus REDIS_KEY_PREFIX,
-//! REDIS_TLS_* and REDIS_SOCKET_TIMEOUT_MS. nullopt when neither REDIS_CONNECTION_STRING nor
+//! REDIS_TLS_* and REDIS_SOCKET_TIMEOUT_MS (REDIS_TLS_HONOR_CIPHER_ORDER is checked and has no
+//! effect: it concerns servers). nullopt when neither REDIS_CONNECTION_STRING nor
 //! REDIS_HOST is set (no Redis configured). InvalidArgument naming the variable for a malformed
 //! value, and for REDIS_CLUSTER_ENABLED / REDIS_SENTINEL_ENABLED, which this client does not
 //! support.
