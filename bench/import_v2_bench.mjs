@@ -13,6 +13,8 @@
 //   --batch-size  rows per batch (default the command's, 5000)
 //   --timeout     seconds the import may take before it is stopped (default 1200)
 //   --keep        keep the database and the data folder
+//   --db NAME     import from this existing fixture database (one a --keep run left) instead of
+//                 building one; it is kept. For before/after comparisons on identical rows.
 import { execFileSync, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -37,20 +39,25 @@ const pg = process.env.LANGFUSE_TEST_POSTGRES_URL;
 if (!pg) throw new Error('LANGFUSE_TEST_POSTGRES_URL is not set (scripts/services starts PostgreSQL)');
 
 const psql = (url, args) => execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', url, ...args], { encoding: 'utf8' });
-const dbName = `lf_v2_bench_${crypto.randomBytes(4).toString('hex')}`;
+const reuse = arg('db', null);
+if (reuse !== null && !/^[a-z_][a-z0-9_]*$/.test(reuse)) throw new Error(`--db ${reuse}: not a plain database name`);
+const dbName = reuse ?? `lf_v2_bench_${crypto.randomBytes(4).toString('hex')}`;
+const keep = flag('keep') || reuse !== null;
 const dbUrl = (() => { const u = new URL(pg); u.pathname = '/' + dbName; return u.toString(); })();
 const log = (m) => { if (!flag('json')) console.error(`[import-v2-bench] ${m}`); };
 
 const t0 = Date.now();
-psql(pg, ['-c', `CREATE DATABASE ${dbName}`]);
+if (!reuse) psql(pg, ['-c', `CREATE DATABASE ${dbName}`]);
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lf-import-v2-bench-'));
 try {
-  psql(dbUrl, ['-f', path.join(FIXTURES, 'transactional.sql')]);
-  psql(dbUrl, ['-f', path.join(FIXTURES, 'tracing.sql')]);
-  psql(dbUrl, ['-c', `SELECT fixture_generate_tracing(${traces}, 4)`, '-c', 'ANALYZE']);
+  if (!reuse) {
+    psql(dbUrl, ['-f', path.join(FIXTURES, 'transactional.sql')]);
+    psql(dbUrl, ['-f', path.join(FIXTURES, 'tracing.sql')]);
+    psql(dbUrl, ['-c', `SELECT fixture_generate_tracing(${traces}, 4)`, '-c', 'ANALYZE']);
+  }
   const counts = psql(dbUrl, ['-At', '-c', 'SELECT (SELECT count(*) FROM traces), (SELECT count(*) FROM observations), (SELECT count(*) FROM scores)'])
     .trim().split('|').map(Number);
-  log(`fixture built in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${counts[0]} traces, ${counts[1]} observations, ${counts[2]} scores`);
+  log(`fixture ${reuse ? 'reused' : 'built'} in ${((Date.now() - t0) / 1000).toFixed(1)} s: ${counts[0]} traces, ${counts[1]} observations, ${counts[2]} scores`);
 
   const env = { ...process.env, LANGFUSE_DATA_DIR: path.join(dataDir, 'data'), SALT: 'bench' };
   for (const k of ['DATABASE_URL', 'CLICKHOUSE_URL', 'REDIS_CONNECTION_STRING', 'REDIS_HOST']) delete env[k];
@@ -93,10 +100,13 @@ try {
       `scores: ${out.rowsPerSecond.scores} rows/s; whole import ${out.seconds} s`);
   }
 } finally {
-  if (!flag('keep')) {
+  if (!keep) {
     try { psql(pg, ['-c', `DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`]); } catch { /* best effort */ }
     fs.rmSync(dataDir, { recursive: true, force: true });
-  } else {
+  } else if (flag('keep')) {
     log(`kept database ${dbName} and ${dataDir}`);
+  } else {
+    log(`kept database ${dbName}`);
+    fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }

@@ -149,6 +149,7 @@ int Application::applied_meta_migrations() const { return impl_->meta_migrations
 int Application::applied_trace_migrations() const { return impl_->trace_migrations; }
 meta::MetaStore& Application::meta_store() { return *impl_->meta; }
 traces::TraceStore& Application::trace_store() { return *impl_->traces; }
+auth::ApiKeyAuthenticator& Application::authenticator() { return *impl_->authenticator; }
 
 namespace {
 
@@ -258,6 +259,9 @@ int Application::Serve(Roles roles) {
   if (const auto from = GetEnv("LANGFUSE_IMPORT_V2_FROM"); roles.worker && from && !from->empty()) {
     import_v2::ImportOptions import_options;
     import_options.source_url = *from;
+    // A v2 key used before its row was imported is cached as unknown; forget that here and, in
+    // scale mode, in every web process (Invalidate publishes the revocation over Redis).
+    import_options.on_keys_imported = [authenticator = s.authenticator.get()] { authenticator->Invalidate(); };
     v2_import = std::make_unique<import_v2::BackgroundImport>(import_options, *s.meta, *s.traces);
     v2_import->Start();
   }

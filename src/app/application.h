@@ -13,6 +13,9 @@ class MetaStore;
 namespace langfuse::traces {
 class TraceStore;
 }
+namespace langfuse::auth {
+class ApiKeyAuthenticator;
+}
 
 namespace langfuse::app {
 
@@ -47,6 +50,8 @@ class Application {
   //! The opened stores (for `langfuse import-v2`).
   meta::MetaStore& meta_store();
   traces::TraceStore& trace_store();
+  //! The API key checker; its Invalidate() reaches the other processes in scale mode.
+  auth::ApiKeyAuthenticator& authenticator();
 
  private:
   Application();

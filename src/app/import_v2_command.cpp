@@ -10,6 +10,7 @@
 #include <fmt/core.h>
 
 #include "app/application.h"
+#include "auth/authenticator.h"
 #include "common/time.h"
 #include "config/config.h"
 #include "import_v2/import_v2.h"
@@ -91,6 +92,10 @@ int RunImportV2Command(const std::vector<std::string>& args) {
   sigaction(SIGTERM, &action, nullptr);
 
   auto app = Application::Open(config);
+  // In scale mode web processes run beside the command: a v2 key refused (and cached as unknown)
+  // before its row was imported works as soon as the keys are in. The revocation goes out over
+  // Redis; the application's shutdown gives what is still queued a last attempt.
+  options.on_keys_imported = [&app] { app->authenticator().Invalidate(); };
   const auto started = std::chrono::steady_clock::now();
   auto table_started = started;
   std::string current;

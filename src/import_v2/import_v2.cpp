@@ -360,7 +360,10 @@ Status RunImport(const ImportOptions& options, meta::MetaStore& meta, traces::Tr
 
   if (!state["transactional"].finished) {
     if (stop.load()) return Status::Unavailable("stopped");
-    RETURN_IF_ERROR(ImportTransactional(source.conn.get(), meta, progress, &out.counts));
+    const Status copied = ImportTransactional(source.conn.get(), meta, progress, &out.counts);
+    // Some keys may be in even when the copy failed part way.
+    if (options.on_keys_imported) options.on_keys_imported();
+    RETURN_IF_ERROR(copied);
     meta::ImportProgress p = state["transactional"];
     p.finished = true;
     p.updated_at_ms = NowMs();

@@ -49,6 +49,10 @@ struct ImportOptions {
   int batch_size = 5000;
   //! Who holds the lease while this run works ("" = host:pid:random).
   std::string owner;
+  //! Called once the transactional tables (projects, API keys) were written, also when writing
+  //! them failed part way: the caller drops what it cached about API keys (an imported key may
+  //! have been refused, and that answer cached, before it was in). Empty: nothing is called.
+  std::function<void()> on_keys_imported;
 };
 
 //! What a run did.

@@ -16,7 +16,10 @@
 #include <libpq-fe.h>
 
 #include <charconv>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 
 #include <fmt/core.h>
 #include <simdjson.h>
@@ -264,6 +267,111 @@ std::string DedupToken(const std::string& table, const std::string& first_id, co
   return fmt::format("v2-{}-{:016x}-{}", table, h, rows);
 }
 
+// One batch read from the source, converted for the tracing store, with the cursor it advances to.
+struct Batch {
+  int rows = 0;
+  std::string token;
+  std::string cursor_created_at;
+  std::string cursor_id;
+  std::vector<traces::TraceRecord> traces;
+  std::vector<traces::ObservationRecord> observations;
+  std::vector<traces::ScoreRecord> scores;
+};
+
+//! Reads and converts a table's batches in a thread of its own, one batch ahead of the writer, so
+//! that reading the next batch from the source overlaps inserting the current one. It walks from
+//! the cursor it was given, independently of the saved cursor (which the writer moves only after a
+//! batch's insert succeeded). The source connection is this thread's alone while it runs. A batch
+//! of fewer than batch_size rows, or an error, is the last one it hands over.
+class BatchReader {
+ public:
+  BatchReader(pg_conn* source, const TableJob& job, std::string cursor_created_at, std::string cursor_id)
+      : source_(source),
+        job_(job),
+        first_sql_(BatchSql(job, false)),
+        next_sql_(BatchSql(job, true)),
+        cursor_created_at_(std::move(cursor_created_at)),
+        cursor_id_(std::move(cursor_id)) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  //! Waits for the batch being read, if any (one statement, bounded by the statement timeout).
+  ~BatchReader() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+  BatchReader(const BatchReader&) = delete;
+  BatchReader& operator=(const BatchReader&) = delete;
+
+  //! The next batch, waiting for it to be read. Not called again after the last one.
+  StatusOr<Batch> Next() {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [this] { return ready_.has_value(); });
+    StatusOr<Batch> out = std::move(*ready_);
+    ready_.reset();
+    changed_.notify_all();
+    return out;
+  }
+
+ private:
+  StatusOr<Batch> Read() {
+    ASSIGN_OR_RETURN(const SourceRows rows, cursor_id_.empty()
+                                                ? SourceQuery(source_, first_sql_, {})
+                                                : SourceQuery(source_, next_sql_, {cursor_created_at_, cursor_id_}));
+    Batch batch;
+    batch.rows = rows.rows;
+    if (rows.rows == 0) return batch;
+    const int last = rows.rows - 1;
+    const int id_column = 0;
+    const int cursor_column = rows.columns - 1;
+    batch.token = DedupToken(job_.table, OrEmpty(rows.At(0, id_column)), OrEmpty(rows.At(last, id_column)), rows.rows);
+    batch.cursor_created_at = OrEmpty(rows.At(last, cursor_column));
+    batch.cursor_id = OrEmpty(rows.At(last, id_column));
+    if (job_.table == "traces") {
+      batch.traces = ToTraces(rows, json_);
+    } else if (job_.table == "observations") {
+      batch.observations = ToObservations(rows, json_);
+    } else {
+      batch.scores = ToScores(rows);
+    }
+    return batch;
+  }
+
+  void Run() {
+    while (true) {
+      StatusOr<Batch> batch = Read();  // while the writer inserts the batch before
+      const bool last = !batch.ok() || batch->rows < job_.batch_size;
+      if (batch.ok() && !last) {
+        cursor_created_at_ = batch->cursor_created_at;
+        cursor_id_ = batch->cursor_id;
+      }
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [this] { return stopping_ || !ready_.has_value(); });
+      if (stopping_) return;
+      ready_.emplace(std::move(batch));
+      changed_.notify_all();
+      if (last) return;
+    }
+  }
+
+  pg_conn* const source_;
+  const TableJob& job_;
+  const std::string first_sql_;
+  const std::string next_sql_;
+  std::string cursor_created_at_;  // the reader thread's own
+  std::string cursor_id_;
+  JsonReader json_;  // the reader thread's own
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::optional<StatusOr<Batch>> ready_;  // guarded by mu_
+  bool stopping_ = false;                 // guarded by mu_
+  std::thread thread_;
+};
+
 }  // namespace
 
 StatusOr<SourceRows> SourceQuery(pg_conn* source, const std::string& sql,
@@ -321,35 +429,25 @@ Status ImportTracingTable(pg_conn* source, const TableJob& job, meta::MetaStore&
     return Status::Ok();
   }
   if (progress) progress(job.table, state.rows_done, std::max(state.rows_total, state.rows_done));
-  const std::string first_sql = BatchSql(job, false);
-  const std::string next_sql = BatchSql(job, true);
-  JsonReader json;
+  BatchReader reader(source, job, state.cursor_created_at, state.cursor_id);
   while (true) {
     if (stop.load()) return Status::Unavailable("stopped");
     if (check_lease) RETURN_IF_ERROR(check_lease());
-    const bool has_cursor = !state.cursor_id.empty();
-    ASSIGN_OR_RETURN(const SourceRows rows,
-                     has_cursor ? SourceQuery(source, next_sql, {state.cursor_created_at, state.cursor_id})
-                                : SourceQuery(source, first_sql, {}));
-    if (rows.rows > 0) {
-      const int last = rows.rows - 1;
-      const int id_column = 0;
-      const int cursor_column = rows.columns - 1;
-      const std::string token =
-          DedupToken(job.table, OrEmpty(rows.At(0, id_column)), OrEmpty(rows.At(last, id_column)), rows.rows);
+    ASSIGN_OR_RETURN(Batch batch, reader.Next());
+    if (batch.rows > 0) {
       if (job.table == "traces") {
-        RETURN_IF_ERROR(traces.InsertTraces(ToTraces(rows, json), token));
+        RETURN_IF_ERROR(traces.InsertTraces(batch.traces, batch.token));
       } else if (job.table == "observations") {
-        RETURN_IF_ERROR(traces.InsertObservations(ToObservations(rows, json), token));
+        RETURN_IF_ERROR(traces.InsertObservations(batch.observations, batch.token));
       } else {
-        RETURN_IF_ERROR(traces.InsertScores(ToScores(rows), token));
+        RETURN_IF_ERROR(traces.InsertScores(batch.scores, batch.token));
       }
-      state.cursor_created_at = OrEmpty(rows.At(last, cursor_column));
-      state.cursor_id = OrEmpty(rows.At(last, id_column));
-      state.rows_done += rows.rows;
-      count->imported += rows.rows;
+      state.cursor_created_at = batch.cursor_created_at;
+      state.cursor_id = batch.cursor_id;
+      state.rows_done += batch.rows;
+      count->imported += batch.rows;
     }
-    state.finished = rows.rows < job.batch_size;
+    state.finished = batch.rows < job.batch_size;
     state.updated_at_ms = NowMs();
     // Saved after the insert: a run killed in between re-reads this batch, and its token makes the
     // second insert a no-op.

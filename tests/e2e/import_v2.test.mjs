@@ -5,7 +5,8 @@
 // import killed half way resumes to identical results without duplicates, a second run changes
 // nothing, bad input (unreachable source, a database that is not v2, a target holding another
 // source's data) is refused with a clear message and no change, and the worker's background job
-// (LANGFUSE_IMPORT_V2_FROM) does the same import. With LANGFUSE_E2E_TOPOLOGY=scale the instance
+// (LANGFUSE_IMPORT_V2_FROM) does the same import, after which a v2 key refused before the import
+// works at once (its cached refusal is dropped). With LANGFUSE_E2E_TOPOLOGY=scale the instance
 // is the scale topology (Postgres, Redis, ClickHouse over HTTP) and the command runs beside it.
 
 import { describe, it as baseIt, before, after } from 'node:test';
@@ -308,7 +309,7 @@ describe('langfuse import-v2', { skip: SKIP }, () => {
   });
 
   it('LANGFUSE_IMPORT_V2_FROM: the worker imports in the background', { timeout: 300_000 }, async () => {
-    const srv = await startServer({ name: 'import-v2-bg', env: { LANGFUSE_IMPORT_V2_FROM: source, LANGFUSE_CACHE_API_KEY_ENABLED: 'false' } });
+    const srv = await startServer({ name: 'import-v2-bg', env: { LANGFUSE_IMPORT_V2_FROM: source } });
     servers.push(srv);
     const done = await pollUntil(
       () => api(srv, 'GET', '/api/public/v2/scores?limit=1', { auth: V2_AUTH }),
@@ -317,5 +318,40 @@ describe('langfuse import-v2', { skip: SKIP }, () => {
     );
     assert.equal(done.json?.meta?.totalItems, 1000, JSON.stringify(done.json ?? done));
     await expectSameAsSource(srv, source);
+  });
+
+  it('LANGFUSE_IMPORT_V2_FROM: a v2 key refused before the job imported it works right after', { timeout: 300_000 }, async () => {
+    // The source does not exist yet, so the job waits (retrying an unreachable source) while the
+    // v2 key is refused; the refusal is cached for the key-cache TTL, an hour here.
+    const pending = `lf_v2_late_${crypto.randomBytes(4).toString('hex')}`;
+    const late = dbUrl(pending);
+    const srv = await startServer({
+      name: 'import-v2-late',
+      env: { LANGFUSE_IMPORT_V2_FROM: late, LANGFUSE_CACHE_API_KEY_TTL_SECONDS: '3600' },
+    });
+    servers.push(srv);
+    for (let i = 0; i < 2; i++) {
+      const refused = await api(srv, 'GET', '/api/public/projects', { auth: V2_AUTH });
+      assert.equal(refused.status, 401, refused.text);
+    }
+    const filled = createFixtureDb('late_fill');
+    const from = new URL(filled).pathname.slice(1);
+    psql(PG, ['-c', `ALTER DATABASE ${from} RENAME TO ${pending}`]);
+    databases[databases.indexOf(from)] = pending;
+    // The import drops the cached refusal (in scale mode also in the web processes, over Redis)
+    // once the keys are in: without that the key would be refused for the rest of the hour.
+    const works = await pollUntil(
+      () => api(srv, 'GET', '/api/public/projects', { auth: V2_AUTH }),
+      (r) => r.status === 200,
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
+    assert.equal(works.status, 200, `the v2 key is still refused after the import: ${works.text}`);
+    assert.equal(works.json.data[0].id, 'proj-v2-a');
+    const scores = await pollUntil(
+      () => api(srv, 'GET', '/api/public/v2/scores?limit=1', { auth: V2_AUTH }),
+      (r) => r.status === 200 && r.json.meta.totalItems === 1000,
+      { timeoutMs: 120_000, intervalMs: 500 },
+    );
+    assert.equal(scores.json?.meta?.totalItems, 1000, JSON.stringify(scores.json ?? scores));
   });
 });

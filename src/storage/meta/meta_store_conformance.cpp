@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <map>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -781,6 +783,205 @@ TEST_P(MetaStoreConformanceTest, ModelsAndPrices) {
 }
 
 // End of prompts, datasets, models
+
+// v2 import progress and lease
+
+TEST_P(MetaStoreConformanceTest, ImportProgressSaveAndList) {
+  auto empty = store_->ListImportProgress();
+  ASSERT_TRUE(empty.ok()) << empty.status().message();
+  EXPECT_TRUE(empty->empty());
+
+  ImportProgress traces;
+  traces.table = "traces";
+  traces.source = "7311/langfuse/public";
+  traces.cursor_created_at = "2024-05-01 10:00:00.123";
+  traces.cursor_id = "trace-'quoted'-ü";
+  traces.rows_done = 1'500'000'000'000;  // beyond 32 bits
+  traces.rows_total = 2'000'000'000'000;
+  traces.updated_at_ms = 1'700'000'000'123;
+  ImportProgress scores;
+  scores.table = "scores";
+  scores.source = traces.source;
+  scores.finished = true;
+  scores.updated_at_ms = 1'700'000'000'456;
+  // Listed by table name, whatever the order of saving.
+  ASSERT_TRUE(store_->SaveImportProgress(traces).ok());
+  ASSERT_TRUE(store_->SaveImportProgress(scores).ok());
+  auto listed = store_->ListImportProgress();
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  ASSERT_EQ(listed->size(), 2u);
+  const ImportProgress& s = (*listed)[0];
+  const ImportProgress& t = (*listed)[1];
+  EXPECT_EQ(s.table, "scores");
+  EXPECT_TRUE(s.finished);
+  EXPECT_EQ(s.cursor_id, "");
+  EXPECT_EQ(s.updated_at_ms, scores.updated_at_ms);
+  EXPECT_EQ(t.table, "traces");
+  EXPECT_EQ(t.source, traces.source);
+  EXPECT_EQ(t.cursor_created_at, traces.cursor_created_at);
+  EXPECT_EQ(t.cursor_id, traces.cursor_id);
+  EXPECT_EQ(t.rows_done, traces.rows_done);
+  EXPECT_EQ(t.rows_total, traces.rows_total);
+  EXPECT_FALSE(t.finished);
+  EXPECT_EQ(t.owner, "");
+  EXPECT_EQ(t.updated_at_ms, traces.updated_at_ms);
+
+  // Saving again replaces the row (the cursor moves on); 0 as updated_at means now.
+  traces.cursor_id = "trace-older";
+  traces.rows_done += 5000;
+  traces.finished = true;
+  traces.updated_at_ms = 0;
+  ASSERT_TRUE(store_->SaveImportProgress(traces).ok());
+  listed = store_->ListImportProgress();
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  ASSERT_EQ(listed->size(), 2u);
+  EXPECT_EQ((*listed)[1].cursor_id, "trace-older");
+  EXPECT_EQ((*listed)[1].rows_done, traces.rows_done);
+  EXPECT_TRUE((*listed)[1].finished);
+  EXPECT_GT((*listed)[1].updated_at_ms, 1'700'000'000'456);
+
+  ImportProgress nameless = scores;
+  nameless.table = "";
+  EXPECT_EQ(store_->SaveImportProgress(nameless).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->ListImportProgress()->size(), 2u);
+}
+
+// The lease row shows who holds the lease; progress rows never carry an owner.
+std::optional<ImportProgress> LeaseRow(MetaStore& store) {
+  auto rows = store.ListImportProgress();
+  if (!rows.ok()) return std::nullopt;
+  for (const ImportProgress& p : *rows) {
+    if (p.table == kImportLeaseRow) return p;
+  }
+  return std::nullopt;
+}
+
+constexpr int64_t kStaleMs = 60'000;
+
+TEST_P(MetaStoreConformanceTest, ImportLeaseAcquireRenewAndRelease) {
+  const int64_t t0 = 1'700'000'000'000;
+  auto a = store_->AcquireImportLease("worker-a", "", t0, kStaleMs);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->table, kImportLeaseRow);
+  EXPECT_EQ(a->owner, "worker-a");
+  EXPECT_EQ(a->heartbeat_at_ms, t0);
+
+  // Another owner is refused while the heartbeat is fresh, and is told who holds it.
+  auto b = store_->AcquireImportLease("worker-b", "", t0 + kStaleMs - 1, kStaleMs);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  EXPECT_EQ(b->owner, "worker-a");
+  EXPECT_EQ(b->heartbeat_at_ms, t0);
+
+  // The holder renews: the heartbeat moves on, so the lease stays fresh beyond the first TTL.
+  auto renewed = store_->AcquireImportLease("worker-a", "", t0 + 50'000, kStaleMs);
+  ASSERT_TRUE(renewed.ok()) << renewed.status().message();
+  EXPECT_EQ(renewed->owner, "worker-a");
+  EXPECT_EQ(renewed->heartbeat_at_ms, t0 + 50'000);
+  b = store_->AcquireImportLease("worker-b", "", t0 + 100'000, kStaleMs);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->owner, "worker-a");
+  EXPECT_EQ(LeaseRow(*store_)->heartbeat_at_ms, t0 + 50'000);
+
+  // Saving progress leaves the lease alone.
+  ImportProgress traces;
+  traces.table = "traces";
+  traces.source = "src";
+  traces.cursor_id = "t-9";
+  ASSERT_TRUE(store_->SaveImportProgress(traces).ok());
+  EXPECT_EQ(LeaseRow(*store_)->owner, "worker-a");
+
+  // Only the holder releases it; afterwards anyone takes it at once.
+  ASSERT_TRUE(store_->ReleaseImportLease("worker-b").ok());
+  EXPECT_EQ(LeaseRow(*store_)->owner, "worker-a");
+  ASSERT_TRUE(store_->ReleaseImportLease("worker-a").ok());
+  EXPECT_EQ(LeaseRow(*store_)->owner, "");
+  b = store_->AcquireImportLease("worker-b", "", t0 + 100'001, kStaleMs);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->owner, "worker-b");
+  EXPECT_EQ(b->heartbeat_at_ms, t0 + 100'001);
+
+  // The progress row is untouched by the lease's comings and goings.
+  auto rows = store_->ListImportProgress();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 2u);  // "@lease" sorts before "traces"
+  EXPECT_EQ((*rows)[0].table, kImportLeaseRow);
+  EXPECT_EQ((*rows)[1].cursor_id, "t-9");
+  EXPECT_EQ((*rows)[1].owner, "");
+
+  EXPECT_EQ(store_->AcquireImportLease("", "", t0, kStaleMs).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LeaseRow(*store_)->owner, "worker-b");
+}
+
+TEST_P(MetaStoreConformanceTest, ImportLeaseStaleOrDeadHolderIsReplaced) {
+  const int64_t t0 = 1'700'000'000'000;
+  ASSERT_EQ(store_->AcquireImportLease("worker-a", "", t0, kStaleMs)->owner, "worker-a");
+  // Exactly stale_after_ms old is still fresh; one millisecond more and it is stale.
+  EXPECT_EQ(store_->AcquireImportLease("worker-b", "", t0 + kStaleMs, kStaleMs)->owner, "worker-a");
+  auto stolen = store_->AcquireImportLease("worker-b", "", t0 + kStaleMs + 1, kStaleMs);
+  ASSERT_TRUE(stolen.ok()) << stolen.status().message();
+  EXPECT_EQ(stolen->owner, "worker-b");
+  EXPECT_EQ(stolen->heartbeat_at_ms, t0 + kStaleMs + 1);
+
+  // The old holder's next heartbeat finds the lease gone and does not take it back.
+  auto late = store_->AcquireImportLease("worker-a", "", t0 + kStaleMs + 2, kStaleMs);
+  ASSERT_TRUE(late.ok());
+  EXPECT_EQ(late->owner, "worker-b");
+  ASSERT_TRUE(store_->ReleaseImportLease("worker-a").ok());  // no effect: not the holder
+  EXPECT_EQ(LeaseRow(*store_)->owner, "worker-b");
+
+  // A holder the caller knows is dead is replaced at once, fresh heartbeat or not; naming
+  // someone else as dead does not.
+  const int64_t t1 = t0 + kStaleMs + 10;
+  EXPECT_EQ(store_->AcquireImportLease("worker-c", "worker-x", t1, kStaleMs)->owner, "worker-b");
+  auto replaced = store_->AcquireImportLease("worker-c", "worker-b", t1, kStaleMs);
+  ASSERT_TRUE(replaced.ok());
+  EXPECT_EQ(replaced->owner, "worker-c");
+  EXPECT_EQ(replaced->heartbeat_at_ms, t1);
+}
+
+TEST_P(MetaStoreConformanceTest, ImportLeaseIsGrantedToOneOfManyRacingOwners) {
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 10;
+  int64_t now = 1'700'000'000'000;
+  for (int round = 0; round < kRounds; ++round) {
+    // Odd rounds race for a lease whose holder's heartbeat went stale, even ones for a free one.
+    if (round % 2 == 1) {
+      ASSERT_EQ(store_->AcquireImportLease("stale-holder", "", now, kStaleMs)->owner, "stale-holder");
+      now += kStaleMs + 1;
+    }
+    std::atomic<int> ready{0};
+    std::vector<std::string> answered(kThreads);
+    std::vector<std::string> errors(kThreads);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kThreads; ++i) {
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < kThreads) std::this_thread::yield();
+        auto got = store_->AcquireImportLease("racer-" + std::to_string(i), "", now, kStaleMs);
+        if (got.ok()) {
+          answered[i] = got->owner;
+        } else {
+          errors[i] = got.status().message();
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    const auto holder = LeaseRow(*store_);
+    ASSERT_TRUE(holder.has_value());
+    int granted = 0;
+    for (int i = 0; i < kThreads; ++i) {
+      ASSERT_EQ(errors[i], "") << "racer-" << i;
+      // Every racer is told the one winner.
+      EXPECT_EQ(answered[i], holder->owner) << "round " << round << ", racer-" << i;
+      if (answered[i] == "racer-" + std::to_string(i)) ++granted;
+    }
+    EXPECT_EQ(granted, 1) << "round " << round;
+    ASSERT_TRUE(store_->ReleaseImportLease(holder->owner).ok());
+    now += 1;
+  }
+}
+
+// End of v2 import progress and lease
 
 }  // namespace
 }  // namespace langfuse::meta
