@@ -79,39 +79,6 @@ class Fd {
   int fd_;
 };
 
-//! Blocks SIGPIPE in the calling thread while in scope: OpenSSL writes to the socket with
-//! write(2), and a write to a connection the server closed would otherwise kill the process. A
-//! SIGPIPE raised meanwhile is consumed before the mask is restored.
-class SigpipeBlock {
- public:
-  SigpipeBlock() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  }
-  ~SigpipeBlock() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const timespec zero{};
-        sigtimedwait(&pipe_, nullptr, &zero);
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeBlock(const SigpipeBlock&) = delete;
-  SigpipeBlock& operator=(const SigpipeBlock&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
-
 bool IsIpLiteral(const std::string& host) {
   in6_addr addr6;
   in_addr addr4;
@@ -565,7 +532,7 @@ class RedisConnector {
     if (!tls) return Wrap(std::move(tcp), io, nullptr);
 
     const std::string where = "redis " + o.Address() + ": TLS: ";
-    SigpipeBlock no_sigpipe;
+    SigpipeGuard no_sigpipe;
     ERR_clear_error();
     SslPtr ssl(SSL_new(tls.get()));
     if (!ssl || SSL_set_fd(ssl.get(), tcp.get()) != 1) {
@@ -704,6 +671,27 @@ Status CheckRedisTls(const RedisOptions& options) {
         options.Address());
   }
   return Status::Ok();
+}
+
+SigpipeGuard::SigpipeGuard() {
+  sigemptyset(&pipe_);
+  sigaddset(&pipe_, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  sigset_t pending;
+  sigpending(&pending);
+  was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+}
+
+SigpipeGuard::~SigpipeGuard() {
+  if (!was_pending_) {
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE) == 1) {
+      const timespec zero{};
+      sigtimedwait(&pipe_, nullptr, &zero);
+    }
+  }
+  pthread_sigmask(SIG_SETMASK, &old_, nullptr);
 }
 
 }  // namespace langfuse::queue

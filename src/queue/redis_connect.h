@@ -1,5 +1,7 @@
 #pragma once
 
+#include <signal.h>
+
 #include <chrono>
 #include <memory>
 #include <string_view>
@@ -75,6 +77,22 @@ inline constexpr std::string_view kRedisConnectStopped = "stopping";
 //! "redis <host:port>: ..." saying what failed; InvalidArgument for TLS settings that cannot be
 //! used (an unreadable file, an unknown protocol name).
 StatusOr<RedisSocket> ConnectRedis(const RedisOptions& options, RedisIo io, const RedisConnectLimits& limits);
+
+//! Blocks SIGPIPE in the calling thread while in scope: hiredis and OpenSSL write with write(2),
+//! and a write to a connection Redis closed would otherwise kill the process. A SIGPIPE raised
+//! meanwhile is consumed before the mask is restored (the technique libpq uses).
+class SigpipeGuard {
+ public:
+  SigpipeGuard();
+  ~SigpipeGuard();
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool was_pending_ = false;
+};
 
 //! Checks the TLS settings without connecting (files readable, the key matching the certificate,
 //! the cipher list known): InvalidArgument naming the variable, Ok when TLS is off. Logs a warning

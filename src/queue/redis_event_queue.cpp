@@ -222,39 +222,6 @@ class Command {
   std::vector<std::string> owned_;
 };
 
-//! Blocks SIGPIPE in the calling thread while a connection is written to: hiredis writes with
-//! write(2), and a write to a connection Redis closed would otherwise kill the process. A SIGPIPE
-//! raised meanwhile is consumed before the mask is restored (the technique libpq uses).
-class SigpipeGuard {
- public:
-  SigpipeGuard() {
-    sigemptyset(&pipe_);
-    sigaddset(&pipe_, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    sigset_t pending;
-    sigpending(&pending);
-    was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-  }
-  ~SigpipeGuard() {
-    if (!was_pending_) {
-      sigset_t pending;
-      sigpending(&pending);
-      if (sigismember(&pending, SIGPIPE) == 1) {
-        const timespec zero{};
-        sigtimedwait(&pipe_, nullptr, &zero);
-      }
-    }
-    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-  }
-  SigpipeGuard(const SigpipeGuard&) = delete;
-  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
- private:
-  sigset_t pipe_;
-  sigset_t old_;
-  bool was_pending_ = false;
-};
-
 timeval ToTimeval(int64_t ms) {
   timeval tv;
   tv.tv_sec = static_cast<time_t>(ms / 1000);
