@@ -1,8 +1,10 @@
 // Controls shared by the session and user lists: a search box, a time range and sortable headers,
 // all kept in the URL query (`q`, `range`/`from`/`to`, `orderBy`, `page`) like the traces page.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { useDebounced } from '../hooks';
-import { setQuery } from '../router';
+import { projectPath, withQuery, type Page } from '../api';
+import { SortHeader } from './common';
+import { useDebounced, useFetch } from '../hooks';
+import { setQuery, useLocation } from '../router';
 import { TimeRangePicker, useRange, type Range } from '../timerange';
 
 /** A search box that writes `param` to the URL when typing pauses (or on Enter), back to page 1. */
@@ -78,4 +80,31 @@ export function useUrlOrder(query: URLSearchParams, columns: string[], defaultOr
   const [column, direction = 'desc', ...rest] = value.split('.');
   if (rest.length > 0 || !columns.includes(column) || (direction !== 'asc' && direction !== 'desc')) return defaultOrder;
   return `${column}.${direction}`;
+}
+
+/**
+ * A server-sorted, searchable, time-bounded list page whose state is the URL (`page`, `q`,
+ * `range`/`from`/`to`, `orderBy`): the request for `path` (50 rows a page) and a sortable header
+ * maker for its columns.
+ */
+export function useUrlList<Row>(projectId: string, path: string, columns: string[], defaultOrder: string) {
+  const { query } = useLocation();
+  const page = Math.max(1, Number(query.get('page')) || 1);
+  const { range, resolved } = useUrlRange(query, 'all');
+  const orderBy = useUrlOrder(query, columns, defaultOrder);
+  const search = query.get('q') ?? '';
+  const list = useFetch<Page<Row>>(
+    withQuery(projectPath(projectId, path), {
+      page,
+      limit: 50,
+      orderBy,
+      search: search || undefined,
+      fromTimestamp: resolved.fromTimestamp,
+      toTimestamp: resolved.toTimestamp,
+    }),
+  );
+  const sort = (column: string, label: string, numeric = false) => (
+    <SortHeader column={column} label={label} orderBy={orderBy} class={numeric ? 'num' : undefined} onSort={(o) => setQuery({ orderBy: o === defaultOrder ? null : o, page: null })} />
+  );
+  return { query, page, range, search, list, sort };
 }

@@ -1,10 +1,10 @@
-import { projectPath, withQuery, type Page } from '../api';
-import { DateTime, ErrorMessage, Loading, Pagination, SortHeader } from '../components/common';
-import { UrlSearch, UrlTimeRange, useUrlOrder, useUrlRange } from '../components/listcontrols';
+import { projectPath } from '../api';
+import { DateTime, ErrorMessage, Loading, Pagination } from '../components/common';
+import { UrlSearch, UrlTimeRange, useUrlList } from '../components/listcontrols';
 import { IOView } from '../components/jsonview';
 import { formatCost, formatLatency, formatNumber } from '../format';
 import { useDocumentTitle, useFetch } from '../hooks';
-import { Link, navigate, setQuery, useLocation } from '../router';
+import { Link, navigate, setQuery } from '../router';
 
 interface SessionRow {
   id: string;
@@ -25,25 +25,8 @@ const SESSIONS_DEFAULT_ORDER = 'createdAt.desc';
 
 export function Sessions({ projectId }: { projectId: string }) {
   useDocumentTitle('Sessions');
-  const { query } = useLocation();
-  const page = Math.max(1, Number(query.get('page')) || 1);
-  const { range, resolved } = useUrlRange(query, 'all');
-  const orderBy = useUrlOrder(query, SESSION_SORTS, SESSIONS_DEFAULT_ORDER);
-  const search = query.get('q') ?? '';
-  const sessions = useFetch<Page<SessionRow>>(
-    withQuery(projectPath(projectId, '/sessions'), {
-      page,
-      limit: 50,
-      orderBy,
-      search: search || undefined,
-      fromTimestamp: resolved.fromTimestamp,
-      toTimestamp: resolved.toTimestamp,
-    }),
-  );
+  const { query, page, range, search, list: sessions, sort } = useUrlList<SessionRow>(projectId, '/sessions', SESSION_SORTS, SESSIONS_DEFAULT_ORDER);
   const base = `/project/${encodeURIComponent(projectId)}/sessions/`;
-  const sort = (column: string, label: string, numeric = false) => (
-    <SortHeader column={column} label={label} orderBy={orderBy} class={numeric ? 'num' : undefined} onSort={(o) => setQuery({ orderBy: o === SESSIONS_DEFAULT_ORDER ? null : o, page: null })} />
-  );
   return (
     <main class="wide">
       <h1>Sessions</h1>

@@ -1,9 +1,8 @@
-import { projectPath, withQuery, type Page } from '../api';
-import { DateTime, ErrorMessage, Pagination, SortHeader } from '../components/common';
-import { UrlSearch, UrlTimeRange, useUrlOrder, useUrlRange } from '../components/listcontrols';
+import { DateTime, ErrorMessage, Pagination } from '../components/common';
+import { UrlSearch, UrlTimeRange, useUrlList } from '../components/listcontrols';
 import { formatCost, formatNumber } from '../format';
-import { useDocumentTitle, useFetch } from '../hooks';
-import { Link, setQuery, useLocation } from '../router';
+import { useDocumentTitle } from '../hooks';
+import { Link, setQuery } from '../router';
 
 interface UserRow {
   userId: string;
@@ -20,24 +19,7 @@ const USERS_DEFAULT_ORDER = 'lastTrace.desc';
 
 export function Users({ projectId }: { projectId: string }) {
   useDocumentTitle('Users');
-  const { query } = useLocation();
-  const page = Math.max(1, Number(query.get('page')) || 1);
-  const { range, resolved } = useUrlRange(query, 'all');
-  const orderBy = useUrlOrder(query, USER_SORTS, USERS_DEFAULT_ORDER);
-  const search = query.get('q') ?? '';
-  const users = useFetch<Page<UserRow>>(
-    withQuery(projectPath(projectId, '/users'), {
-      page,
-      limit: 50,
-      orderBy,
-      search: search || undefined,
-      fromTimestamp: resolved.fromTimestamp,
-      toTimestamp: resolved.toTimestamp,
-    }),
-  );
-  const sort = (column: string, label: string, numeric = false) => (
-    <SortHeader column={column} label={label} orderBy={orderBy} class={numeric ? 'num' : undefined} onSort={(o) => setQuery({ orderBy: o === USERS_DEFAULT_ORDER ? null : o, page: null })} />
-  );
+  const { query, page, range, search, list: users, sort } = useUrlList<UserRow>(projectId, '/users', USER_SORTS, USERS_DEFAULT_ORDER);
   return (
     <main class="wide">
       <h1>Users</h1>
