@@ -75,7 +75,18 @@ export function freePort() {
 }
 
 /** Whether a TCP connection to 127.0.0.1:port is accepted. */
-function tcpAccepts(port) {
+/** Polls `check` every 100 ms until it is true; throws when `timeoutMs` passes first. */
+export async function waitFor(what, check, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await sleep(100);
+  }
+  throw new Error(`${what} not within ${timeoutMs / 1000} s`);
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+export function tcpAccepts(port) {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     const done = (ok) => { socket.destroy(); resolve(ok); };

@@ -10,10 +10,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import crypto from 'node:crypto';
 import { spawn, execFileSync } from 'node:child_process';
-import { startServer, cleanupTmp, api, ev, uid, sleep, freePort, basicAuth, withServerLogs } from './harness.mjs';
+import { startServer, cleanupTmp, api, ev, uid, sleep, freePort, basicAuth, withServerLogs, tcpAccepts, waitFor } from './harness.mjs';
 import { scaleTopologyRequested } from './scale_topology.mjs';
 
 const SKIP = scaleTopologyRequested() ? false : 'needs the scale topology (LANGFUSE_E2E_TOPOLOGY=scale)';
@@ -23,25 +22,6 @@ let pg;
 const it = withServerLogs(baseIt, () => [srv]);
 
 // ---- private Redis and PostgreSQL --------------------------------------------------------------
-
-function tcpAccepts(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (ok) => { s.destroy(); resolve(ok); };
-    s.setTimeout(500, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
-async function waitFor(what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} not within ${timeoutMs / 1000} s`);
-}
 
 // redis-server in the foreground, append-only file fsynced on every write, on a free port.
 async function startRedis() {

@@ -10,9 +10,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { startServer, cleanupTmp, api, uid, sleep, freePort, basicAuth, show, withServerLogs } from './harness.mjs';
+import { startServer, cleanupTmp, api, uid, sleep, freePort, basicAuth, show, withServerLogs, tcpAccepts, waitFor } from './harness.mjs';
 import { scaleTopologyRequested } from './scale_topology.mjs';
 
 const SKIP = scaleTopologyRequested() ? false : 'needs the scale topology (LANGFUSE_E2E_TOPOLOGY=scale)';
@@ -24,25 +23,6 @@ const OUTAGE_BOUND_MS = 5000;
 let srv;
 let redis;
 const it = withServerLogs(baseIt, () => [srv]);
-
-function tcpAccepts(port) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host: '127.0.0.1', port });
-    const done = (ok) => { s.destroy(); resolve(ok); };
-    s.setTimeout(500, () => done(false));
-    s.once('connect', () => done(true));
-    s.once('error', () => done(false));
-  });
-}
-
-async function waitFor(what, check, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(100);
-  }
-  throw new Error(`${what} not within ${timeoutMs / 1000} s`);
-}
 
 // redis-server in the foreground on a free port, without persistence (the queue is empty here).
 async function startRedis() {
