@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
+#include <string_view>
 #include <unordered_map>
+
+#include <fmt/core.h>
 
 #include "common/ids.h"
 #include "common/log.h"
@@ -341,8 +345,16 @@ void IngestionWorker::WriteLoop() {
     write_cv_.notify_all();  // the merge thread may hand over the next batch now
 
     Batch& batch = *write->batch;
-    // The same token on a retry of the same batch lets the engine drop a duplicate insert.
-    const std::string token = "lf-" + batch.first_item_id() + "-" + std::to_string(batch.item_ids().size());
+    // The same token on a retry of the same batch lets the engine drop a duplicate insert. Queue
+    // ids alone do not identify a batch to the store: they restart when the queue file is new
+    // (an emptied data folder, another instance on the same ClickHouse server), and a token the
+    // engine already saw would silently drop the batch. So a hash of the entries' content is in
+    // it too (libstdc++'s string hash: fixed across processes, and a few GB/s).
+    uint64_t content = batch.queued().size();
+    for (const auto& entry : batch.queued()) {
+      content = content * 0x9E3779B97F4A7C15ULL ^ std::hash<std::string_view>{}(entry.payload);
+    }
+    const std::string token = fmt::format("lf-{}-{}-{:016x}", batch.first_item_id(), batch.item_ids().size(), content);
     size_t traces_done = 0, observations_done = 0, scores_done = 0;
     int unavailable_retries = 0;
     Status status;

@@ -198,6 +198,24 @@ TEST_F(IngestionWorkerTest, UpdateAfterRestartMergesWithTheStoredRow) {
   EXPECT_EQ(CountFinal("traces", "t2"), 1);
 }
 
+// Queue ids restart with a new queue file (an emptied data folder, or another instance writing
+// to the same ClickHouse server), while the store still remembers the insert tokens it saw: a
+// batch of the new queue must not be taken for a repeat of the old queue's batch with the same ids.
+TEST_F(IngestionWorkerTest, ANewQueueFileDoesNotRepeatTheOldQueuesInsertTokens) {
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t8a","name":"old queue"})")});
+  ASSERT_TRUE(WaitForTrace("t8a"));
+  worker_.reset();
+  auto fresh = queue::OpenLocalEventQueue((TempDir() / "queue.db").string());
+  ASSERT_TRUE(fresh.ok());
+  queue_ = std::move(fresh).value();
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t8b","name":"new queue"})")});  // the same queue id as t8a's entry
+  auto trace = WaitForTrace("t8b");
+  ASSERT_TRUE(trace.has_value()) << "the insert was dropped as a duplicate";
+  EXPECT_EQ(trace->name, "new queue");
+}
+
 TEST_F(IngestionWorkerTest, TheSameBatchThreeTimesIsOneRow) {
   const auto events = std::vector<std::string>{Event("trace-create", R"({"id":"t3","name":"x"})"),
                                                Event("generation-create", R"({"id":"g3","traceId":"t3"})")};
