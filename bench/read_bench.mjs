@@ -258,7 +258,7 @@ try {
     tables, results,
   };
   log(`store on disk: ${(storeBytes / 1e9).toFixed(2)} GB (du of the chDB folder) = ` +
-    `${summary.storeBytesPerObservation} B per observation; observations table alone ` +
+    `${summary.storeBytesPerObservation} B per observation; observations table with its projection ` +
     `${((observationBytes) / 1e9).toFixed(2)} GB = ${summary.observationTableBytesPerObservation} B per observation`);
   for (const [t, v] of Object.entries(tables)) {
     log(`  ${t.padEnd(13)} ${String(v.rows).padStart(10)} rows  ${(v.bytesOnDisk / 1e6).toFixed(1).padStart(8)} MB on disk ` +

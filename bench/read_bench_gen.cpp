@@ -18,7 +18,7 @@
 // Usage: read_bench_gen --data-dir DIR [--project ID] [--traces N] [--observations M]
 //          [--big-traces K] [--days D] [--end-ms MS] [--chunk ROWS] [--no-optimize]
 // Prints progress on stderr and one JSON line on stdout: counts, ids, time window, the seconds
-// each phase took and the tables' sizes on disk (system.parts, active parts).
+// each phase took and the tables' sizes on disk (active parts with their projections).
 #include <chrono>
 #include <cinttypes>
 #include <cstdint>
@@ -313,10 +313,15 @@ int main(int argc, char** argv) {
   const double optimize_seconds = Seconds(phase);
 
   auto sizes = ch.Query(
-      "SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes_on_disk, "
-      "sum(data_uncompressed_bytes) AS uncompressed_bytes, count() AS parts FROM system.parts "
-      "WHERE active AND database = currentDatabase() AND table IN ('traces', 'observations', 'scores') "
-      "GROUP BY table ORDER BY table",
+      // A table's bytes include its projections' (system.parts leaves them out).
+      "SELECT p.table AS table, p.rows AS rows, p.bytes + ifNull(j.bytes, 0) AS bytes_on_disk, "
+      "p.uncompressed + ifNull(j.uncompressed, 0) AS uncompressed_bytes, p.parts AS parts FROM ("
+      "SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes, sum(data_uncompressed_bytes) AS uncompressed, "
+      "count() AS parts FROM system.parts WHERE active AND database = currentDatabase() "
+      "AND table IN ('traces', 'observations', 'scores') GROUP BY table) AS p LEFT JOIN ("
+      "SELECT table, sum(bytes_on_disk) AS bytes, sum(data_uncompressed_bytes) AS uncompressed "
+      "FROM system.projection_parts WHERE active AND database = currentDatabase() GROUP BY table) AS j "
+      "ON j.table = p.table ORDER BY table",
       {}, "JSONCompactEachRow");
   Check(sizes, "sizes");
   std::string tables = "[";

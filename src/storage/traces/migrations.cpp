@@ -155,6 +155,28 @@ constexpr std::string_view kObservationsDedupWindow =
     "ALTER TABLE observations MODIFY SETTING @DEDUP_WINDOW@";
 constexpr std::string_view kScoresDedupWindow = "ALTER TABLE scores MODIFY SETTING @DEDUP_WINDOW@";
 
+// The observations' light columns again, ordered by trace. In the table's own order (type, day,
+// id) the rows of one trace are spread over every granule of their day, so the per-trace
+// aggregates of a list page (50 traces over two weeks) read the trace_id column of two weeks of
+// observations; through the projection each trace is one short range. Reads that need only these
+// columns and filter by trace id pick it on their own; input, output and metadata are left out
+// (they are most of a row, and a full copy doubled the peak memory of merges under load).
+// Merges and lightweight deletes rebuild it, so it never holds a row the table no longer has.
+// Parts written before this migration get it by a background mutation; until then they are read
+// as before.
+constexpr std::string_view kObservationsProjectionModes =
+    "ALTER TABLE observations@ON_CLUSTER@ MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild', "
+    "lightweight_mutation_projection_mode = 'rebuild'";
+constexpr std::string_view kObservationsByTrace =
+    "ALTER TABLE observations@ON_CLUSTER@ ADD PROJECTION IF NOT EXISTS observations_by_trace (SELECT "
+    "project_id, trace_id, start_time, id, type, parent_observation_id, end_time, name, level, "
+    "status_message, version, environment, provided_model_name, usage_details, cost_details, total_cost, "
+    "completion_start_time, prompt_name, created_at, updated_at, event_ts, is_deleted "
+    "ORDER BY project_id, trace_id, start_time)";
+constexpr std::string_view kMaterializeObservationsByTrace =
+    "ALTER TABLE observations@ON_CLUSTER@ MATERIALIZE PROJECTION observations_by_trace "
+    "SETTINGS mutations_sync = 0";
+
 constexpr std::string_view kCreateMigrationsTable =
     R"sql(CREATE TABLE IF NOT EXISTS langfuse_ch_migrations@ON_CLUSTER@
 (
@@ -231,6 +253,9 @@ const std::vector<ClickHouseMigration>& ClickHouseMigrations() {
       {4,
        "dedup_window_on_adopted_tables",
        {{kTracesDedupWindow, true}, {kObservationsDedupWindow, true}, {kScoresDedupWindow, true}}},
+      {5,
+       "observations_by_trace_projection",
+       {{kObservationsProjectionModes}, {kObservationsByTrace}, {kMaterializeObservationsByTrace}}},
   };
   return kMigrations;
 }

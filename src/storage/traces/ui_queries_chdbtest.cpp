@@ -17,6 +17,7 @@
 #endif
 #include "storage/traces/metrics_queries.h"
 #include "storage/traces/test_records.h"
+#include "storage/traces/trace_queries.h"
 #include "storage/traces/trace_store.h"
 #include "storage/traces/ui_queries.h"
 
@@ -663,6 +664,61 @@ TEST_F(UiQueriesChdbTest, DashboardHourAndDayBucketsMatchMetricsApi) {
   EXPECT_EQ(week->traces_over_time[3].count, 6u);
 
   EXPECT_EQ(QueryUiDashboard(transport(), project_, to, from).status().code(), StatusCode::kInvalidArgument);
+}
+
+// Records every statement, then runs it on the real store.
+class RecordingTransport : public ClickHouseTransport {
+ public:
+  explicit RecordingTransport(ClickHouseTransport& inner) : inner_(inner) {}
+  StatusOr<std::string> Query(std::string_view sql, const std::vector<QueryParam>& params,
+                              std::string_view format) override {
+    queries.push_back({std::string(sql), params});
+    return inner_.Query(sql, params, format);
+  }
+  Status Insert(std::string_view table, std::string_view format, std::string_view rows,
+                std::string_view dedup_token) override {
+    return inner_.Insert(table, format, rows, dedup_token);
+  }
+  Status Ping() override { return inner_.Ping(); }
+  std::vector<std::pair<std::string, std::vector<QueryParam>>> queries;
+
+ private:
+  ClickHouseTransport& inner_;
+};
+
+// The per-trace reads of observations (a list page's aggregates, the tree, the public list's
+// stats) must go through the projection ordered by trace (tracing migration 5); a column added to
+// them that the projection lacks would silently send them back to reading whole days.
+TEST_F(UiQueriesChdbTest, ObservationReadsByTraceUseTheTraceOrderedProjection) {
+  // Several granules: 3,000 traces of 8 observations each, over one day.
+  std::vector<TraceRecord> traces;
+  std::vector<ObservationRecord> observations;
+  for (int t = 0; t < 3000; ++t) {
+    const std::string trace_id = fmt::format("trace-{:04}", t);
+    traces.push_back(Trace(trace_id, kT0 + t * 1000, "chat"));
+    for (int o = 0; o < 8; ++o) {
+      observations.push_back(Obs(fmt::format("{}-{:08x}", RandomHex(4), t * 8 + o), trace_id, kT0 + t * 1000 + o, 10,
+                                 "DEFAULT", 0.001, 1, 1));
+    }
+  }
+  Insert(traces);
+  Insert(observations);
+
+  RecordingTransport recorder(transport());
+  ASSERT_TRUE(ListUiTraces(recorder, project_, {}).ok());
+  ASSERT_TRUE(GetUiTrace(recorder, project_, "trace-0042").ok());
+  ASSERT_TRUE(ObservationStatsOfTraces(recorder, project_, {"trace-0001", "trace-2999"}, kT0).ok());
+  int checked = 0;
+  for (const auto& [sql, params] : recorder.queries) {
+    if (sql.find("FROM observations WHERE") == std::string::npos || sql.find("trace_id") == std::string::npos) {
+      continue;
+    }
+    ++checked;
+    auto plan = transport().Query("EXPLAIN indexes = 1 " + sql, params, "TabSeparatedRaw");
+    ASSERT_TRUE(plan.ok()) << plan.status().message();
+    EXPECT_NE(plan->find("observations_by_trace"), std::string::npos) << sql << "\n" << *plan;
+  }
+  EXPECT_EQ(checked, 3);
 }
 
 }  // namespace
