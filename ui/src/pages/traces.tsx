@@ -201,8 +201,12 @@ export function Traces({ projectId }: { projectId: string }) {
     searchType: search && searchContent ? 'content' : undefined,
   });
   const traces = useFetch<Page<TraceRow>>(url);
+  // The filter fields' suggestions wait for the first page: on a large project both requests
+  // compete for the same cores, and the rows matter first.
   const options = useFetch<FilterOptions>(
-    withQuery(projectPath(projectId, '/traces/filter-options'), { fromTimestamp: resolved.fromTimestamp, toTimestamp: resolved.toTimestamp }),
+    traces.data || traces.error
+      ? withQuery(projectPath(projectId, '/traces/filter-options'), { fromTimestamp: resolved.fromTimestamp, toTimestamp: resolved.toTimestamp })
+      : null,
   );
   const open = (id: string) => navigate(`/project/${encodeURIComponent(projectId)}/traces/${encodeURIComponent(id)}`);
   const filtered = filter.length > 0 || search;
