@@ -8,6 +8,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
+#include <future>
 #include <map>
 #include <set>
 
@@ -135,6 +136,12 @@ http::Response ListTraces(ApiContext& context, http::Request& request) {
     ids.push_back(t.id);
     earliest = std::min(earliest.value_or(t.timestamp_ms), t.timestamp_ms);
   }
+  // The score ids are read beside the observation stats.
+  std::future<StatusOr<std::map<std::string, std::vector<std::string>>>> scores_of;
+  if (fields.scores) {
+    scores_of = std::async(std::launch::async,
+                           [&] { return traces::ScoreIdsOfTraces(transport, auth->project_id, ids); });
+  }
   std::map<std::string, traces::TraceObservationStats> observation_stats;
   if (fields.observations || fields.metrics) {
     auto stats = traces::ObservationStatsOfTraces(transport, auth->project_id, ids, earliest);
@@ -142,8 +149,8 @@ http::Response ListTraces(ApiContext& context, http::Request& request) {
     observation_stats = std::move(stats).value();
   }
   std::map<std::string, std::vector<std::string>> score_ids;
-  if (fields.scores) {
-    auto found = traces::ScoreIdsOfTraces(transport, auth->project_id, ids);
+  if (scores_of.valid()) {
+    auto found = scores_of.get();
     if (!found.ok()) return ErrorResponse(found.status());
     score_ids = std::move(found).value();
   }

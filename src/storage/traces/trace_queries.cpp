@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <future>
 #include <limits>
 #include <map>
 #include <string>
@@ -278,7 +279,8 @@ constexpr std::string_view kSessionsSubquery =
 // primary key's day and the id bloom filter, its newest version taken as FINAL would collapse the
 // key's versions; a key whose row changed day or was deleted since the page was read is left out.
 StatusOr<std::vector<TraceRecord>> ReadPageRows(ClickHouseTransport& transport, const std::string& project_id,
-                                                std::string_view columns, const std::vector<TraceRecord>& keys) {
+                                                std::string_view columns,
+                                                const std::vector<TraceRecord>& keys) {
   std::vector<std::string> ids;
   std::vector<std::string> days;
   for (const TraceRecord& k : keys) {
@@ -340,14 +342,20 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
 
   TraceListPage page;
   // FINAL drops deleted rows and collapses versions with one sort key; a trace whose timestamp
-  // changed left a deleted marker under its old key, so each trace is counted once.
-  auto total =
-      Count(transport, "SELECT count() FROM traces FINAL WHERE " + where + std::string(kFinalSettings),
-            params, "trace count");
-  if (!total.ok()) return total.status();
-  page.total_items = *total;
+  // changed left a deleted marker under its old key, so each trace is counted once. The count
+  // runs beside the page's reads, on another reader connection.
+  std::future<StatusOr<uint64_t>> total = std::async(std::launch::async, [&transport, &where,
+                                                                          count_params = params] {
+    return Count(transport, "SELECT count() FROM traces FINAL WHERE " + where + std::string(kFinalSettings),
+                 count_params, "trace count");
+  });
   const uint64_t offset = Offset(query.page, query.limit);
-  if (offset >= page.total_items || query.limit == 0) return page;
+  if (query.limit == 0) {
+    auto counted = total.get();
+    if (!counted.ok()) return counted.status();
+    page.total_items = *counted;
+    return page;
+  }
 
   const std::string_view direction = query.ascending ? "ASC" : "DESC";
   std::string order = fmt::format("{} {}", OrderColumnSql(query.order_column), direction);
@@ -367,9 +375,12 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
   if (!out.ok()) return out.status();
   auto keys = ParseTracesJsonEachRow(*out);
   if (!keys.ok()) return keys.status();
-  if (keys->empty()) return page;
-  auto rows = ReadPageRows(transport, project_id, query.include_io ? TraceSelectColumns() : TraceCoreColumns(),
-                           *keys);
+  auto counted = total.get();
+  if (!counted.ok()) return counted.status();
+  page.total_items = *counted;
+  if (offset >= page.total_items || keys->empty()) return page;
+  auto rows = ReadPageRows(transport, project_id,
+                           query.include_io ? TraceSelectColumns() : TraceCoreColumns(), *keys);
   if (!rows.ok()) return rows.status();
   page.traces = std::move(rows).value();
   return page;
