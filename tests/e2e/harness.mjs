@@ -61,17 +61,29 @@ export function requireBin() {
   return resolved;
 }
 
-/** A TCP port that was free a moment ago (listen on port 0, read it, close). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
+const portsHandedOut = new Set();
+
+/**
+ * A TCP port that was free a moment ago (listen on port 0, read it, close), never one this process
+ * was given before: the kernel may offer a port again as soon as it is closed, and a server given
+ * the same port for HTTP and OTLP/gRPC cannot start.
+ */
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const srv = net.createServer();
+      srv.unref();
+      srv.on('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port } = srv.address();
+        srv.close(() => resolve(port));
+      });
     });
-  });
+    if (!portsHandedOut.has(port)) {
+      portsHandedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Whether a TCP connection to 127.0.0.1:port is accepted. */

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <mutex>
 
 #include <fmt/core.h>
 #include <simdjson.h>
@@ -666,13 +667,17 @@ TEST_F(UiQueriesChdbTest, DashboardHourAndDayBucketsMatchMetricsApi) {
   EXPECT_EQ(QueryUiDashboard(transport(), project_, to, from).status().code(), StatusCode::kInvalidArgument);
 }
 
-// Records every statement, then runs it on the real store.
+// Records every statement, then runs it on the real store (from several threads: the list reads
+// run side by side).
 class RecordingTransport : public ClickHouseTransport {
  public:
   explicit RecordingTransport(ClickHouseTransport& inner) : inner_(inner) {}
   StatusOr<std::string> Query(std::string_view sql, const std::vector<QueryParam>& params,
                               std::string_view format) override {
-    queries.push_back({std::string(sql), params});
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      queries.push_back({std::string(sql), params});
+    }
     return inner_.Query(sql, params, format);
   }
   Status Insert(std::string_view table, std::string_view format, std::string_view rows,
@@ -680,10 +685,11 @@ class RecordingTransport : public ClickHouseTransport {
     return inner_.Insert(table, format, rows, dedup_token);
   }
   Status Ping() override { return inner_.Ping(); }
-  std::vector<std::pair<std::string, std::vector<QueryParam>>> queries;
+  std::vector<std::pair<std::string, std::vector<QueryParam>>> queries;  //!< read once the calls returned
 
  private:
   ClickHouseTransport& inner_;
+  std::mutex mutex_;
 };
 
 // The per-trace reads of observations (a list page's aggregates, the tree, the public list's
