@@ -407,6 +407,18 @@ class TlsRelay {
       bool progress = false;
       short tcp_events = 0;
       short local_events = 0;
+      // After an SSL_write or SSL_read that moved nothing: wait for what TLS needs next, or stop
+      // on close_notify, a reset or a protocol error.
+      const auto wait_for_tls = [&](int result) {
+        const int e = SSL_get_error(ssl_.get(), result);
+        if (e == SSL_ERROR_WANT_READ) {
+          tcp_events |= POLLIN;
+        } else if (e == SSL_ERROR_WANT_WRITE) {
+          tcp_events |= POLLOUT;
+        } else {
+          server_open = false;
+        }
+      };
 
       if (up.size() < kRelayBufferCap) {
         const ssize_t n = recv(local_.get(), buf, std::min(sizeof(buf), kRelayBufferCap - up.size()), 0);
@@ -426,14 +438,7 @@ class TlsRelay {
           up.erase(0, static_cast<size_t>(n));
           progress = true;
         } else {
-          const int e = SSL_get_error(ssl_.get(), n);
-          if (e == SSL_ERROR_WANT_READ) {
-            tcp_events |= POLLIN;
-          } else if (e == SSL_ERROR_WANT_WRITE) {
-            tcp_events |= POLLOUT;
-          } else {
-            server_open = false;
-          }
+          wait_for_tls(n);
         }
       }
       if (server_open && down.size() < kRelayBufferCap) {
@@ -444,14 +449,7 @@ class TlsRelay {
           down.append(buf, static_cast<size_t>(n));
           progress = true;
         } else {
-          const int e = SSL_get_error(ssl_.get(), n);
-          if (e == SSL_ERROR_WANT_READ) {
-            tcp_events |= POLLIN;
-          } else if (e == SSL_ERROR_WANT_WRITE) {
-            tcp_events |= POLLOUT;
-          } else {
-            server_open = false;  // close_notify, reset, or a protocol error
-          }
+          wait_for_tls(n);
         }
       }
       if (!down.empty()) {
