@@ -592,6 +592,10 @@ describe('operations', () => {
     conform(t, res, { method: 'GET', path: '/metrics', status: 200 });
     assert.match(res.headers.get('content-type'), /^text\/plain/);
     assert.match(res.text, /^# (HELP|TYPE) langfuse_/m);
+    // The engine's memory is read at scrape time: a positive byte count, not the -1 of a failed read.
+    const tracked = res.text.match(/^langfuse_clickhouse_memory_tracked_bytes (\S+)$/m);
+    assert.ok(tracked, 'langfuse_clickhouse_memory_tracked_bytes is exported');
+    assert.ok(Number(tracked[1]) > 0, `tracked bytes ${tracked[1]}`);
   });
 });
 

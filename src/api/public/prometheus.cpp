@@ -1,4 +1,7 @@
-// GET /metrics: Prometheus text for operators (ingestion rates, queue depth and lag, inserts).
+// GET /metrics: Prometheus text for operators (ingestion rates, queue depth and lag, inserts,
+// the ClickHouse engine's memory).
+#include <atomic>
+#include <charconv>
 #include <mutex>
 
 #include "api/public/handlers.h"
@@ -21,6 +24,17 @@ struct QueueSnapshot {
   }
 };
 
+// The engine's own count of the memory it holds (system.metrics MemoryTracking): in the embedded
+// mode chDB's share of this process's memory, otherwise the ClickHouse server's; -1 when unread.
+double ReadClickHouseTrackedBytes(traces::ClickHouseTransport& transport) {
+  auto out = transport.Query("SELECT value FROM system.metrics WHERE metric = 'MemoryTracking'", {}, "TSV");
+  if (!out.ok()) return -1.0;
+  int64_t bytes = 0;
+  const char* end = out->data() + out->size();
+  if (std::from_chars(out->data(), end, bytes).ec != std::errc()) return -1.0;
+  return static_cast<double>(bytes);
+}
+
 }  // namespace
 
 void RegisterPrometheusRoutes(http::Router& router, ApiContext& context) {
@@ -40,12 +54,17 @@ void RegisterPrometheusRoutes(http::Router& router, ApiContext& context) {
   Metrics().AddGauge("langfuse_queue_dead_letters", "Entries in the dead-letter store", [] {
     return snapshot->Get([](const queue::QueueStats& s) { return static_cast<double>(s.dead_letters); });
   });
+  static std::atomic<double>* clickhouse_bytes = new std::atomic<double>(-1.0);
+  Metrics().AddGauge("langfuse_clickhouse_memory_tracked_bytes",
+                     "Memory the ClickHouse engine tracks (in-process chDB in the embedded mode)",
+                     [] { return clickhouse_bytes->load(); });
   router.Add("GET", "/metrics", [&context](http::Request&) {
     {
       auto stats = context.queue.Stats();
       std::lock_guard lock(snapshot->mu);
       snapshot->stats = std::move(stats);
     }
+    clickhouse_bytes->store(ReadClickHouseTrackedBytes(context.traces.transport()));
     http::Response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
