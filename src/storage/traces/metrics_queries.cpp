@@ -10,9 +10,12 @@
 #include <simdjson.h>
 
 #include "common/time.h"
+#include "storage/traces/read_sql.h"
 
 namespace langfuse::traces {
 namespace {
+
+using read_sql::kFinalSettings;
 
 // ---------------------------------------------------------------------------------------------
 // Shared SQL pieces
@@ -27,11 +30,6 @@ std::string LiveRows(std::string_view table, std::string_view extra_where) {
       "(SELECT * FROM {} FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{})", table,
       extra_where.empty() ? "" : " AND ", extra_where);
 }
-
-// Appended to every statement here: each table's partition key (its month) is a function of its
-// sorting key (which holds the day), so the versions FINAL collapses always share a partition and
-// FINAL may work partition by partition, skipping the merge for partitions of a single part.
-constexpr std::string_view kFinalSettings = " SETTINGS do_not_merge_across_partitions_select_final = 1";
 
 QueryParam Float64Param(std::string name, double value) {
   return {std::move(name), fmt::format("{}", value)};

@@ -9,9 +9,13 @@
 #include <fmt/core.h>
 
 #include "storage/traces/record_json.h"
+#include "storage/traces/read_sql.h"
 
 namespace langfuse::traces {
 namespace {
+
+using read_sql::kFinalSettings;
+using read_sql::PageOffset;
 
 // The WHERE conditions of one statement and the parameters they use. Conditions are SQL text
 // written in this file (column names, operators, `{name:Type}` placeholders); values only ever
@@ -34,15 +38,6 @@ class Conditions {
   std::vector<QueryParam> params_;
 };
 
-// `(page - 1) * limit`, saturated instead of wrapping for absurd page numbers.
-uint64_t Offset(const ListPaging& paging) {
-  const uint64_t skipped_pages = paging.page > 0 ? paging.page - 1 : 0;
-  if (paging.limit != 0 && skipped_pages > std::numeric_limits<uint64_t>::max() / paging.limit) {
-    return std::numeric_limits<uint64_t>::max();
-  }
-  return skipped_pages * paging.limit;
-}
-
 // The newest version of each row of `table` in the project that meets `conditions`.
 std::string NewestVersions(std::string_view columns, std::string_view table, const Conditions& conditions) {
   return fmt::format(
@@ -50,11 +45,6 @@ std::string NewestVersions(std::string_view columns, std::string_view table, con
       "ORDER BY event_ts DESC LIMIT 1 BY id",
       columns, table, conditions.sql());
 }
-
-// Appended to the statements here, which read with FINAL: each table's partition key (its month)
-// is a function of its sorting key (which holds the day), so the versions FINAL collapses share a
-// partition and FINAL may skip the merge for partitions of a single part.
-constexpr std::string_view kFinalSettings = " SETTINGS do_not_merge_across_partitions_select_final = 1";
 
 std::vector<QueryParam> WithProject(const std::string& project_id, const Conditions& conditions) {
   std::vector<QueryParam> params{StringParam("project_id", project_id)};
@@ -278,13 +268,13 @@ StatusOr<ObservationListPage> ListObservations(ClickHouseTransport& transport, c
       params);
   if (!total.ok()) return total.status();
   page.total_items = *total;
-  if (page.total_items <= Offset(paging)) return page;  // past the end: no need to read rows
+  if (page.total_items <= PageOffset(paging.page, paging.limit)) return page;  // past the end: no need to read rows
 
   const std::string sql = "SELECT * FROM (" + NewestVersions(ObservationSelectColumns(), "observations", c) +
                           ") ORDER BY start_time DESC, id ASC LIMIT {limit:UInt64} OFFSET {offset:UInt64}" +
                           std::string(kFinalSettings);
   params.push_back(UInt64Param("limit", paging.limit));
-  params.push_back(UInt64Param("offset", Offset(paging)));
+  params.push_back(UInt64Param("offset", PageOffset(paging.page, paging.limit)));
   auto text = transport.Query(sql, params);
   if (!text.ok()) return text.status();
   auto rows = ParseObservationsJsonEachRow(*text);
@@ -307,13 +297,13 @@ StatusOr<ScoreListPage> ListScores(ClickHouseTransport& transport, const std::st
       params);
   if (!total.ok()) return total.status();
   page.total_items = *total;
-  if (page.total_items <= Offset(query.paging)) return page;
+  if (page.total_items <= PageOffset(query.paging.page, query.paging.limit)) return page;
 
   const std::string sql = "SELECT * FROM (" + NewestVersions(ScoreSelectColumns(), "scores", c) +
                           ") ORDER BY `timestamp` DESC, id ASC LIMIT {limit:UInt64} OFFSET {offset:UInt64}" +
                           std::string(kFinalSettings);
   params.push_back(UInt64Param("limit", query.paging.limit));
-  params.push_back(UInt64Param("offset", Offset(query.paging)));
+  params.push_back(UInt64Param("offset", PageOffset(query.paging.page, query.paging.limit)));
   auto text = transport.Query(sql, params);
   if (!text.ok()) return text.status();
   auto rows = ParseScoresJsonEachRow(*text);

@@ -13,12 +13,17 @@
 
 #include "common/time.h"
 #include "storage/traces/record_json.h"
+#include "storage/traces/read_sql.h"
 
 namespace langfuse::traces {
 namespace {
 
-// Trace scores Langfuse lists on a trace (LISTABLE_SCORE_TYPES; CORRECTION is not one).
-constexpr std::string_view kListableScoreTypes = "('NUMERIC', 'BOOLEAN', 'CATEGORICAL', 'TEXT')";
+using read_sql::ClampToDateTime64;
+using read_sql::kFinalSettings;
+using read_sql::kListableScoreTypes;
+using read_sql::kTraceToChildrenMs;
+using read_sql::NewestById;
+using read_sql::PageOffset;
 
 std::string_view OrderColumnSql(TraceOrderColumn column) {
   switch (column) {
@@ -63,40 +68,6 @@ std::string_view TraceCoreColumns() {
   return kList;
 }
 
-// DateTime64(3) cannot hold instants outside 1900..2299; a bound beyond that range selects the
-// same rows as the range's edge.
-int64_t ClampToDateTime64(int64_t ms) { return std::clamp(ms, kMinDateTime64Ms, kMaxDateTime64Ms); }
-
-// Appended to statements that read with FINAL: each table's partition key (its month) is a
-// function of its sorting key (which holds the day), so the versions FINAL collapses always share
-// a partition, and FINAL may work partition by partition, skipping the merge for partitions of a
-// single part (over a merged month this makes FINAL as cheap as a plain read).
-constexpr std::string_view kFinalSettings = " SETTINGS do_not_merge_across_partitions_select_final = 1";
-
-// Langfuse's TRACE_TO_OBSERVATIONS_INTERVAL: the observations and scores of a trace are read from
-// one hour before the trace's timestamp on, which lets the date in the tables' primary keys
-// prune the days before it.
-constexpr int64_t kTraceToChildrenMs = 3'600'000;
-
-// The newest version of each row of `table` that meets `where` (after the project condition),
-// without FINAL: every version is read, the newest kept per id (a deleted marker written in the
-// same instant as the row that replaced it ranks after that row), then deleted rows dropped.
-// For lookups by columns that never change between versions (id, trace_id), where FINAL would
-// have to read every row sharing a primary-key prefix with the bloom-filter hits.
-std::string NewestById(std::string_view columns, std::string_view table, std::string_view where) {
-  return fmt::format(
-      "SELECT * FROM (SELECT {} FROM {} WHERE project_id = {{project_id:String}} AND {} "
-      "ORDER BY event_ts DESC, is_deleted ASC LIMIT 1 BY id) WHERE is_deleted = 0",
-      columns, table, where);
-}
-
-uint64_t Offset(uint64_t page, uint64_t limit) {
-  const uint64_t skipped_pages = page > 0 ? page - 1 : 0;
-  if (limit != 0 && skipped_pages > std::numeric_limits<uint64_t>::max() / limit) {
-    return std::numeric_limits<uint64_t>::max();
-  }
-  return skipped_pages * limit;
-}
 
 // Per trace of the project: its observations' level, level counts, summed usage and cost maps
 // and latency (as the list shows it), for the `filter` parameter's observation columns.
@@ -349,7 +320,7 @@ StatusOr<TraceListPage> ListTraces(ClickHouseTransport& transport, const std::st
     return Count(transport, "SELECT count() FROM traces FINAL WHERE " + where + std::string(kFinalSettings),
                  count_params, "trace count");
   });
-  const uint64_t offset = Offset(query.page, query.limit);
+  const uint64_t offset = PageOffset(query.page, query.limit);
   if (query.limit == 0) {
     auto counted = total.get();
     if (!counted.ok()) return counted.status();
@@ -492,7 +463,7 @@ StatusOr<SessionListPage> ListSessions(ClickHouseTransport& transport, const std
                      params, "session count");
   if (!total.ok()) return total.status();
   page.total_items = *total;
-  const uint64_t offset = Offset(query.page, query.limit);
+  const uint64_t offset = PageOffset(query.page, query.limit);
   if (offset >= page.total_items || query.limit == 0) return page;
 
   params.push_back(UInt64Param("limit", query.limit));

@@ -13,33 +13,17 @@
 #include "common/time.h"
 #include "storage/traces/metrics_queries.h"
 #include "storage/traces/record_json.h"
+#include "storage/traces/read_sql.h"
 
 namespace langfuse::traces {
 namespace {
 
-constexpr std::string_view kFinalSettings = " SETTINGS do_not_merge_across_partitions_select_final = 1";
-constexpr std::string_view kListableScoreTypes = "('NUMERIC', 'BOOLEAN', 'CATEGORICAL', 'TEXT')";
-// Langfuse's TRACE_TO_OBSERVATIONS_INTERVAL.
-constexpr int64_t kTraceToChildrenMs = 3'600'000;
-
-int64_t Clamp(int64_t ms) { return std::clamp(ms, kMinDateTime64Ms, kMaxDateTime64Ms); }
-
-uint64_t Offset(const UiPaging& p) {
-  const uint64_t skipped = p.page > 0 ? p.page - 1 : 0;
-  if (p.limit != 0 && skipped > std::numeric_limits<uint64_t>::max() / p.limit) {
-    return std::numeric_limits<uint64_t>::max();
-  }
-  return skipped * p.limit;
-}
-
-// The newest live version of each row of `table` meeting `where`, without FINAL (lookups by id or
-// trace id, which never change between versions).
-std::string NewestById(std::string_view columns, std::string_view table, std::string_view where) {
-  return fmt::format(
-      "SELECT * FROM (SELECT {} FROM {} WHERE project_id = {{project_id:String}} AND {} "
-      "ORDER BY event_ts DESC, is_deleted ASC LIMIT 1 BY id) WHERE is_deleted = 0",
-      columns, table, where);
-}
+using read_sql::ClampToDateTime64;
+using read_sql::kFinalSettings;
+using read_sql::kListableScoreTypes;
+using read_sql::kTraceToChildrenMs;
+using read_sql::NewestById;
+using read_sql::PageOffset;
 
 // Trace columns the list shows (no input, output, metadata).
 constexpr std::string_view kTraceLightColumns =
@@ -110,11 +94,11 @@ StatusOr<std::string> TraceWhere(const std::string& project_id, const UiListFilt
   params.push_back(StringParam("project_id", project_id));
   if (f.from_ms) {
     where += " AND `timestamp` >= {from_ts:DateTime64(3)}";
-    params.push_back(DateTime64MsParam("from_ts", Clamp(*f.from_ms)));
+    params.push_back(DateTime64MsParam("from_ts", ClampToDateTime64(*f.from_ms)));
   }
   if (f.to_ms) {
     where += " AND `timestamp` < {to_ts:DateTime64(3)}";
-    params.push_back(DateTime64MsParam("to_ts", Clamp(*f.to_ms)));
+    params.push_back(DateTime64MsParam("to_ts", ClampToDateTime64(*f.to_ms)));
   }
   if (!f.search.empty()) {
     where +=
@@ -277,7 +261,7 @@ StatusOr<UiTraceListPage> ListUiTraces(ClickHouseTransport& transport, const std
     return Count(transport, "SELECT count() FROM traces FINAL WHERE " + where + std::string(kFinalSettings),
                  count_params);
   });
-  const uint64_t offset = Offset(query.paging);
+  const uint64_t offset = PageOffset(query.paging.page, query.paging.limit);
   if (query.paging.limit == 0) {
     ASSIGN_OR_RETURN(page.total_items, total.get());
     return page;
@@ -379,7 +363,7 @@ StatusOr<UiTraceExtras> UiTraceExtrasOf(ClickHouseTransport& transport, const st
       NewestById("id, trace_id, start_time, end_time, level, total_cost, usage_details, event_ts, is_deleted",
                  "observations",
                  "trace_id IN {trace_ids:Array(String)} AND start_time >= {from:DateTime64(3)}"));
-  const int64_t from = earliest_trace_ms ? Clamp(*earliest_trace_ms - kTraceToChildrenMs) : kMinDateTime64Ms;
+  const int64_t from = earliest_trace_ms ? ClampToDateTime64(*earliest_trace_ms - kTraceToChildrenMs) : kMinDateTime64Ms;
   ASSIGN_OR_RETURN(std::string out, transport.Query(kObsSql, {StringParam("project_id", project_id),
                                                               StringArrayParam("trace_ids", trace_ids),
                                                               DateTime64MsParam("from", from)}));
@@ -419,11 +403,11 @@ StatusOr<UiTraceFilterOptions> UiTraceFilterOptionsOf(ClickHouseTransport& trans
   std::string where = "project_id = {project_id:String} AND is_deleted = 0";
   if (from_ms) {
     where += " AND `timestamp` >= {from_ts:DateTime64(3)}";
-    params.push_back(DateTime64MsParam("from_ts", Clamp(*from_ms)));
+    params.push_back(DateTime64MsParam("from_ts", ClampToDateTime64(*from_ms)));
   }
   if (to_ms) {
     where += " AND `timestamp` < {to_ts:DateTime64(3)}";
-    params.push_back(DateTime64MsParam("to_ts", Clamp(*to_ms)));
+    params.push_back(DateTime64MsParam("to_ts", ClampToDateTime64(*to_ms)));
   }
   // Up to 1000 distinct values each (groupUniqArray keeps the first 1000 it meets), sorted.
   const std::string sql = fmt::format(
@@ -466,7 +450,7 @@ StatusOr<std::optional<UiTraceDetail>> GetUiTrace(ClickHouseTransport& transport
   ASSIGN_OR_RETURN(
       out, transport.Query(
                kObsSql, {StringParam("project_id", project_id), StringParam("trace_id", trace_id),
-                         DateTime64MsParam("from", Clamp(detail.trace.timestamp_ms - kTraceToChildrenMs))}));
+                         DateTime64MsParam("from", ClampToDateTime64(detail.trace.timestamp_ms - kTraceToChildrenMs))}));
   ASSIGN_OR_RETURN(detail.observations, ParseObservationsJsonEachRow(out));
 
   static const std::string kScoreSql = fmt::format(
@@ -502,11 +486,11 @@ std::string GroupWhere(const std::string& project_id, const UiListFilter& f, std
   params.push_back(StringParam("project_id", project_id));
   if (f.from_ms) {
     where += " AND `timestamp` >= {from_ts:DateTime64(3)}";
-    params.push_back(DateTime64MsParam("from_ts", Clamp(*f.from_ms)));
+    params.push_back(DateTime64MsParam("from_ts", ClampToDateTime64(*f.from_ms)));
   }
   if (f.to_ms) {
     where += " AND `timestamp` < {to_ts:DateTime64(3)}";
-    params.push_back(DateTime64MsParam("to_ts", Clamp(*f.to_ms)));
+    params.push_back(DateTime64MsParam("to_ts", ClampToDateTime64(*f.to_ms)));
   }
   if (!f.search.empty()) {
     where += fmt::format(" AND positionCaseInsensitiveUTF8(assumeNotNull({}), {{search:String}}) > 0", key);
@@ -569,7 +553,7 @@ StatusOr<std::optional<std::vector<QueryParam>>> GroupPage(ClickHouseTransport& 
                                 fmt::format("SELECT uniqExact({}) FROM traces FINAL WHERE {}{}", key, where,
                                             kFinalSettings),
                                 params));
-  const uint64_t offset = Offset(paging);
+  const uint64_t offset = PageOffset(paging.page, paging.limit);
   if (offset >= total || paging.limit == 0) return std::optional<std::vector<QueryParam>>();
   std::vector<QueryParam> page_params = params;
   page_params.push_back(UInt64Param("limit", paging.limit));
