@@ -101,12 +101,12 @@ StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::
   out.events.reserve(events.size());
   for (simdjson::dom::element event : events) {
     std::optional<EventError> error;
-    ParsedEvent parsed = ParseEvent(event, EventScope{}, error);
+    ParsedEvent& parsed = out.events.emplace_back();
+    ParseEventInto(event, EventScope{}, parsed, error);
     // Events were validated before they were enqueued; one that no longer parses (a rule changed
     // between versions) is skipped rather than blocking the queue.
     if (error) ++out.skipped;
-    if (error || parsed.is_sdk_log || !parsed.body_id) continue;
-    out.events.push_back(std::move(parsed));
+    if (error || parsed.is_sdk_log || !parsed.body_id) out.events.pop_back();
   }
   return out;
 }

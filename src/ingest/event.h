@@ -128,6 +128,10 @@ struct EventError {
 //! Parses and validates one event envelope. `error` is set when the event is rejected (the return
 //! value is then meaningless). Unknown fields are ignored, as Langfuse's schemas strip them.
 ParsedEvent ParseEvent(simdjson::dom::element event, const EventScope& scope, std::optional<EventError>& error);
+//! ParseEvent into `out`, which must be default-constructed: spares moving the large result
+//! where events are parsed into their final place.
+void ParseEventInto(simdjson::dom::element event, const EventScope& scope, ParsedEvent& out,
+                    std::optional<EventError>& error);
 
 //! Whether `type` names an ingestion event type (so it is safe as a metric label).
 bool IsKnownEventType(std::string_view type);

@@ -49,6 +49,19 @@ std::string Expected(std::string_view want, element v) {
 
 bool Lookup(object o, std::string_view key, element& out) { return o.at_key(key).get(out) == simdjson::SUCCESS; }
 
+// simdjson::minify(value), without its per-call buffer: the builder is kept per thread, so
+// serialising costs one allocation (the result) instead of the buffer's growth plus a copy. A
+// builder that grew for a large value is dropped, as RequestParser does with parsers.
+std::string CompactJson(element value) {
+  constexpr size_t kKeepBuilderBytes = 1 << 20;
+  thread_local simdjson::internal::string_builder<> builder;
+  builder.clear();
+  builder.append(value);
+  std::string out(builder.str());
+  if (out.size() > kKeepBuilderBytes) builder = {};
+  return out;
+}
+
 bool IsValidId(std::string_view id) { return !id.empty() && id.size() <= kMaxIdLength && id.find('\r') == id.npos; }
 
 // Reads an optional, nullable string field.
@@ -180,7 +193,7 @@ bool ReadModelParameters(object body, Field<std::string>& out, Validation& v) {
   }
   object o;
   if (e.get_object().get(o) != simdjson::SUCCESS) return v.Fail("modelParameters", Expected("object", e));
-  out.Set(simdjson::minify(e));
+  out.Set(CompactJson(e));
   return true;
 }
 
@@ -336,7 +349,7 @@ bool IsKnownEventType(std::string_view type) {
 std::string StoredJsonText(element value) {
   std::string_view s;
   if (value.get_string().get(s) == simdjson::SUCCESS) return std::string(s);
-  return simdjson::minify(value);
+  return CompactJson(value);
 }
 
 std::string NormalizeEnvironment(std::string_view raw) {
@@ -358,13 +371,11 @@ std::string NormalizeEnvironment(std::string_view raw) {
   return env;
 }
 
-ParsedEvent ParseEvent(element event, const EventScope& scope, std::optional<EventError>& error) {
-  ParsedEvent out;
+void ParseEventInto(element event, const EventScope& scope, ParsedEvent& out, std::optional<EventError>& error) {
   Validation v;
   v.keep_values = !scope.check_only;
   auto fail = [&](std::string detail, int status = 400, std::string message = "Invalid request data") {
     error = EventError{status, std::move(message), std::move(detail)};
-    return out;
   };
   object envelope;
   if (event.get_object().get(envelope) != simdjson::SUCCESS) {
@@ -392,7 +403,7 @@ ParsedEvent ParseEvent(element event, const EventScope& scope, std::optional<Eve
 
   if (type == "sdk-log") {
     out.is_sdk_log = true;
-    return out;
+    return;
   }
   if (type == "dataset-run-item-create")
     return fail("Dataset run item creation is only allowed for internal usage");
@@ -410,7 +421,7 @@ ParsedEvent ParseEvent(element event, const EventScope& scope, std::optional<Eve
 
   Field<std::string> body_id;
   if (!ReadId(body, "id", body_id, v)) return fail("body." + *v.failure);
-  if (body_id.has_value()) out.body_id = body_id.value;
+  if (body_id.has_value()) out.body_id = std::move(body_id.value);
 
   bool ok = true;
   switch (info->kind) {
@@ -443,6 +454,11 @@ ParsedEvent ParseEvent(element event, const EventScope& scope, std::optional<Eve
   if (!ok) return fail("body." + *v.failure);
   if (scope.scores_only && info->kind != EntityKind::kScore)
     return fail("Access Scope Denied", 401, "Authentication error");
+}
+
+ParsedEvent ParseEvent(element event, const EventScope& scope, std::optional<EventError>& error) {
+  ParsedEvent out;
+  ParseEventInto(event, scope, out, error);
   return out;
 }
 

@@ -27,6 +27,40 @@ TEST(ParseEvent, TraceCreateWithEveryField) {
   EXPECT_EQ(e.trace.output.value, "plain text");
 }
 
+TEST(ParseEvent, IntoAnEventInPlaceIsTheSameAsReturningIt) {
+  simdjson::dom::parser parser;
+  const std::string ok = R"({"id":"ev","timestamp":"2024-01-01T00:00:00Z","type":"generation-create","body":{
+    "id":"g","traceId":"t","input":[{"role":"user","content":"hi"}],"metadata":{"a":[1,2]},"modelParameters":{"t":1}}})";
+  std::optional<EventError> error;
+  ParsedEvent into;
+  ParseEventInto(parser.parse(ok), EventScope{}, into, error);
+  ASSERT_FALSE(error);
+  const ParsedEvent returned = ParseOk(ok);
+  EXPECT_EQ(into.event_id, returned.event_id);
+  EXPECT_EQ(*into.body_id, "g");
+  EXPECT_EQ(into.observation.input.value, R"([{"role":"user","content":"hi"}])");
+  EXPECT_EQ(into.observation.input.value, returned.observation.input.value);
+  EXPECT_EQ(into.observation.metadata.value, returned.observation.metadata.value);
+  EXPECT_EQ(into.observation.model_parameters.value, R"({"t":1})");
+
+  ParsedEvent rejected;
+  ParseEventInto(parser.parse(std::string(R"({"id":"bad","timestamp":"2024-01-01T00:00:00Z","type":"nope","body":{}})")),
+                 EventScope{}, rejected, error);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(rejected.event_id, "bad");
+  EXPECT_NE(error->error.find("unknown event type 'nope'"), std::string::npos);
+}
+
+TEST(ParseEvent, StoredJsonTextOfLargeAndSmallValues) {
+  simdjson::dom::parser parser;
+  // A value large enough that the serialiser's kept buffer is dropped, then a small one.
+  const std::string big = "[\"" + std::string(3 << 20, 'x') + "\"]";
+  EXPECT_EQ(StoredJsonText(parser.parse(big)), big);
+  EXPECT_EQ(StoredJsonText(parser.parse(std::string(R"({"a" : [1, 2.5, "\u00e9", null, true]})"))),
+            "{\"a\":[1,2.5,\"\u00e9\",null,true]}");
+  EXPECT_EQ(StoredJsonText(parser.parse(std::string(R"("plain")"))), "plain");
+}
+
 TEST(ParseEvent, ExplicitNullIsDistinctFromAbsent) {
   auto e = ParseOk(R"({"id":"e","timestamp":"2024-01-01T00:00:00Z","type":"trace-create","body":{"id":"t","userId":null}})");
   EXPECT_TRUE(e.trace.user_id.is_null());

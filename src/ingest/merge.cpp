@@ -17,25 +17,25 @@ struct PendingMetadata {
 
 namespace {
 
+// The Assign* helpers move the value out of the event's field (see ApplyTraceEvent).
 template <typename T>
-void Assign(const Field<T>& field, T& target) {
-  if (field.has_value()) target = field.value;
+void Assign(Field<T>& field, T& target) {
+  if (field.has_value()) target = std::move(field.value);
 }
 
 template <typename T>
-void Assign(const Field<T>& field, std::optional<T>& target) {
+void Assign(Field<T>& field, std::optional<T>& target) {
   if (field.has_value()) {
-    target = field.value;
+    target = std::move(field.value);
   } else if (field.is_null()) {
     target.reset();
   }
 }
 
 // input/output: only a non-empty value replaces what is stored.
-void AssignNonEmpty(const Field<std::string>& field, std::optional<std::string>& target) {
-  if (field.has_value() && !field.value.empty() && field.value != "{}") target = field.value;
+void AssignNonEmpty(Field<std::string>& field, std::optional<std::string>& target) {
+  if (field.has_value() && !field.value.empty() && field.value != "{}") target = std::move(field.value);
 }
-
 
 void AssignTags(const Field<std::vector<std::string>>& field, std::vector<std::string>& target) {
   if (!field.has_value()) return;
@@ -60,7 +60,7 @@ bool LooksLikeObject(const std::string& text) { return !text.empty() && text.fro
 // Merges `update` into the row's metadata. Object values being deep-merged stay parsed in the
 // state's PendingMetadata until FlushMetadata writes them back as text.
 template <typename State>
-void AssignMetadata(const Field<MetadataMap>& field, State& state) {
+void AssignMetadata(Field<MetadataMap>& field, State& state) {
   auto& target = state.row.metadata;
   if (field.is_null()) {
     target.clear();
@@ -68,7 +68,12 @@ void AssignMetadata(const Field<MetadataMap>& field, State& state) {
     return;
   }
   if (!field.has_value()) return;
-  for (const auto& [key, value] : field.value) {
+  if (target.empty() && !state.pending_metadata) {
+    // Nothing to merge with (a new row's first metadata): every key is taken as it is.
+    target = std::move(field.value);
+    return;
+  }
+  for (auto& [key, value] : field.value) {
     auto* pending = state.pending_metadata.get();
     auto parsed = pending ? pending->objects.find(key) : std::map<std::string, nlohmann::json>::iterator{};
     const bool is_pending = pending && parsed != pending->objects.end();
@@ -92,7 +97,7 @@ void AssignMetadata(const Field<MetadataMap>& field, State& state) {
       }
     }
     if (is_pending) pending->objects.erase(parsed);
-    target[key] = value;
+    target[key] = std::move(value);
   }
 }
 
@@ -167,8 +172,8 @@ ScoreState NewScoreState(const std::string& project_id, const std::string& id, c
   return state;
 }
 
-void ApplyTraceEvent(TraceState& state, const ParsedEvent& event, std::optional<traces::TraceRecord>& tombstone) {
-  const auto& t = event.trace;
+void ApplyTraceEvent(TraceState& state, ParsedEvent&& event, std::optional<traces::TraceRecord>& tombstone) {
+  auto& t = event.trace;
   auto& row = state.row;
   if (!state.time_is_explicit && t.timestamp_ms.has_value()) {
     if (t.timestamp_ms.value != row.timestamp_ms && state.stored && !tombstone) {
@@ -192,9 +197,9 @@ void ApplyTraceEvent(TraceState& state, const ParsedEvent& event, std::optional<
   Assign(t.session_id, row.session_id);
 }
 
-void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
+void ApplyObservationEvent(ObservationState& state, ParsedEvent&& event,
                            std::optional<traces::ObservationRecord>& tombstone) {
-  const auto& o = event.observation;
+  auto& o = event.observation;
   auto& row = state.row;
   auto mark_moved = [&] {
     if (state.stored && !tombstone) {
@@ -205,7 +210,7 @@ void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
   };
   if (!state.type_is_explicit && o.type_is_explicit) {
     if (o.type != row.type) mark_moved();
-    row.type = o.type;
+    row.type = std::move(o.type);
     state.type_is_explicit = true;
   }
   if (!state.time_is_explicit && o.start_time_ms.has_value()) {
@@ -214,7 +219,7 @@ void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
     state.time_is_explicit = true;
   }
   if (!state.trace_id_is_explicit && o.trace_id.has_value()) {
-    row.trace_id = o.trace_id.value;
+    row.trace_id = std::move(o.trace_id.value);
     state.trace_id_is_explicit = true;
   }
   Assign(o.name, row.name);
@@ -224,18 +229,18 @@ void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
   AssignMetadata(o.metadata, state);
   AssignNonEmpty(o.input, row.input);
   AssignNonEmpty(o.output, row.output);
-  if (o.level.has_value()) row.level = o.level.value;
+  if (o.level.has_value()) row.level = std::move(o.level.value);
   if (o.level.is_null()) row.level = "DEFAULT";
   Assign(o.status_message, row.status_message);
   Assign(o.parent_observation_id, row.parent_observation_id);
   Assign(o.version, row.version);
   Assign(o.model, row.provided_model_name);
   Assign(o.model_parameters, row.model_parameters);
-  if (o.usage_details.has_value()) row.provided_usage_details = o.usage_details.value;
+  if (o.usage_details.has_value()) row.provided_usage_details = std::move(o.usage_details.value);
   if (o.usage_details.is_null()) row.provided_usage_details.clear();
-  if (o.cost_details.has_value()) row.provided_cost_details = o.cost_details.value;
+  if (o.cost_details.has_value()) row.provided_cost_details = std::move(o.cost_details.value);
   if (o.prompt_name.has_value() && o.prompt_version.has_value()) {
-    row.prompt_name = o.prompt_name.value;
+    row.prompt_name = std::move(o.prompt_name.value);
     row.prompt_version = o.prompt_version.value;
   } else if (o.prompt_name.is_null()) {
     row.prompt_name.reset();
@@ -243,15 +248,15 @@ void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
   }
 }
 
-void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const IngestionSource& source) {
-  const auto& s = event.score;
+void ApplyScoreEvent(ScoreState& state, ParsedEvent&& event, const IngestionSource& source) {
+  auto& s = event.score;
   auto& row = state.row;
-  row.name = s.name;
+  row.name = std::move(s.name);
   row.value = s.value;
-  row.string_value = s.string_value;
-  row.long_string_value = s.long_string_value;
-  row.data_type = s.data_type;
-  row.source = s.source;
+  row.string_value = std::move(s.string_value);
+  row.long_string_value = std::move(s.long_string_value);
+  row.data_type = std::move(s.data_type);
+  row.source = std::move(s.source);
   // trace_id is fixed by the first event that names one.
   if (!row.trace_id) Assign(s.trace_id, row.trace_id);
   Assign(s.session_id, row.session_id);
@@ -265,6 +270,19 @@ void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const Ingestio
   row.ingestion_api_key = source.api_key_id;
   row.ingestion_sdk_name = source.sdk_name.empty() ? "unknown" : source.sdk_name;
   row.ingestion_sdk_version = source.sdk_version.empty() ? "unknown" : source.sdk_version;
+}
+
+void ApplyTraceEvent(TraceState& state, const ParsedEvent& event, std::optional<traces::TraceRecord>& tombstone) {
+  ApplyTraceEvent(state, ParsedEvent(event), tombstone);
+}
+
+void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
+                           std::optional<traces::ObservationRecord>& tombstone) {
+  ApplyObservationEvent(state, ParsedEvent(event), tombstone);
+}
+
+void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const IngestionSource& source) {
+  ApplyScoreEvent(state, ParsedEvent(event), source);
 }
 
 void FinishTrace(TraceState& state, int64_t now_ms) {

@@ -53,10 +53,16 @@ ObservationState NewObservationState(const std::string& project_id, const std::s
 ScoreState NewScoreState(const std::string& project_id, const std::string& id, const ParsedEvent& first, int64_t now_ms);
 
 //! Applies one event. When the row's sort key changes, `tombstone` receives the previous row
-//! marked deleted (to be written with the new one so FINAL hides the old placement).
+//! marked deleted (to be written with the new one so FINAL hides the old placement). The
+//! overloads taking an rvalue move the event's values (input, output, metadata, ...) into the
+//! row instead of copying them, leaving the event's fields unspecified.
+void ApplyTraceEvent(TraceState& state, ParsedEvent&& event, std::optional<traces::TraceRecord>& tombstone);
 void ApplyTraceEvent(TraceState& state, const ParsedEvent& event, std::optional<traces::TraceRecord>& tombstone);
+void ApplyObservationEvent(ObservationState& state, ParsedEvent&& event,
+                           std::optional<traces::ObservationRecord>& tombstone);
 void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
                            std::optional<traces::ObservationRecord>& tombstone);
+void ApplyScoreEvent(ScoreState& state, ParsedEvent&& event, const IngestionSource& source);
 void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const IngestionSource& source);
 
 //! Derived columns and write times, applied once after all of a batch's events; also writes back

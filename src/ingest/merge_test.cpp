@@ -141,5 +141,52 @@ TEST(Merge, ScoresCarryTheirIngestionSource) {
   EXPECT_EQ(*state.row.trace_id, "t");
 }
 
+TEST(Merge, MovingTheEventsValuesGivesTheSameRowsAsCopyingThem) {
+  const std::vector<std::string> events{
+      Ev("generation-update", "2024-01-01T00:00:00Z",
+         R"({"id":"g","traceId":"t","metadata":{"m":{"a":1},"s":"x"},"output":{"o":1},"usageDetails":{"input":2}})"),
+      Ev("generation-create", "2024-01-01T00:00:01Z",
+         R"({"id":"g","traceId":"t","name":"n","startTime":"2024-01-01T00:00:00Z","level":"ERROR",
+             "metadata":{"m":{"b":2}},"input":"in","model":"m1","modelParameters":{"t":0.5},
+             "promptName":"p","promptVersion":3,"costDetails":{"input":0.5}})"),
+      Ev("generation-update", "2024-01-01T00:00:02Z", R"({"id":"g","metadata":{"s":"y"},"input":"","output":"{}"})")};
+  const ParsedEvent first = ParseOk(events[0]);
+  ObservationState copied = NewObservationState("p", "g", first, 1000);
+  ObservationState moved = copied;
+  std::optional<traces::ObservationRecord> copied_tombstone, moved_tombstone;
+  for (const auto& json : events) {
+    const ParsedEvent e = ParseOk(json);
+    ApplyObservationEvent(copied, e, copied_tombstone);
+    EXPECT_EQ(ParseOk(json).observation.metadata.value, e.observation.metadata.value) << "a const event is unchanged";
+    ApplyObservationEvent(moved, ParseOk(json), moved_tombstone);
+  }
+  FinishObservation(copied, 2000);
+  FinishObservation(moved, 2000);
+  EXPECT_EQ(moved.row, copied.row);
+  EXPECT_EQ(moved.row.metadata.at("m"), R"({"a":1,"b":2})");
+  EXPECT_EQ(moved.row.metadata.at("s"), "y");
+  EXPECT_EQ(*moved.row.input, "in");
+  EXPECT_EQ(*moved.row.output, R"({"o":1})");
+
+  const ParsedEvent trace = ParseOk(Ev("trace-create", "2024-01-01T00:00:00Z",
+                                       R"({"id":"t","name":"n","tags":["b"],"metadata":{"k":"v"},"input":[1]})"));
+  TraceState copied_trace = NewTraceState("p", "t", trace, 1000);
+  TraceState moved_trace = copied_trace;
+  std::optional<traces::TraceRecord> trace_tombstone;
+  ApplyTraceEvent(copied_trace, trace, trace_tombstone);
+  ApplyTraceEvent(moved_trace, ParsedEvent(trace), trace_tombstone);
+  EXPECT_EQ(moved_trace.row, copied_trace.row);
+  EXPECT_EQ(moved_trace.row.metadata.at("k"), "v");
+
+  const ParsedEvent score =
+      ParseOk(Ev("score-create", "2024-01-01T00:00:00Z", R"({"id":"s","name":"q","value":"good","comment":"c"})"));
+  ScoreState copied_score = NewScoreState("p", "s", score, 1000);
+  ScoreState moved_score = copied_score;
+  ApplyScoreEvent(copied_score, score, IngestionSource{});
+  ApplyScoreEvent(moved_score, ParsedEvent(score), IngestionSource{});
+  EXPECT_EQ(moved_score.row, copied_score.row);
+  EXPECT_EQ(moved_score.row.name, "q");
+}
+
 }  // namespace
 }  // namespace langfuse::ingest

@@ -18,74 +18,12 @@
 #include "common/time.h"
 #include "ingest/batch.h"
 #include "ingest/merge.h"
+#include "worker/batch_merge.h"
 
 namespace langfuse::worker {
 namespace {
 
-using ingest::EntityKind;
-using ingest::ParsedEvent;
-
-// A map of recently merged rows that forgets the least recently *written* half when full: two
-// generations, the older dropped when the younger fills. Cheaper than an exact LRU and good
-// enough, since a miss only costs a read from ClickHouse.
-// What a cached row costs in memory, roughly: its variable-length text plus a fixed overhead.
-size_t TextBytes(const std::optional<std::string>& text) { return text ? text->size() : 0; }
-size_t TextBytes(const traces::StringMap& map) {
-  size_t n = 0;
-  for (const auto& [key, value] : map) n += key.size() + value.size() + 64;
-  return n;
-}
-size_t ApproxBytes(const std::string& key, const traces::TraceRecord& r) {
-  return 512 + key.size() + TextBytes(r.input) + TextBytes(r.output) + TextBytes(r.metadata);
-}
-size_t ApproxBytes(const std::string& key, const traces::ObservationRecord& r) {
-  return 768 + key.size() + TextBytes(r.input) + TextBytes(r.output) + TextBytes(r.metadata) +
-         TextBytes(r.model_parameters);
-}
-size_t ApproxBytes(const std::string& key, const traces::ScoreRecord& r) {
-  return 512 + key.size() + TextBytes(r.comment) + TextBytes(r.metadata) + r.long_string_value.size();
-}
-
-template <typename State>
-class RecentRows {
- public:
-  RecentRows(size_t capacity, size_t capacity_bytes)
-      : half_(std::max<size_t>(capacity / 2, 1)), half_bytes_(std::max<size_t>(capacity_bytes / 2, 1)) {}
-
-  const State* Find(const std::string& key) const {
-    if (auto it = young_.find(key); it != young_.end()) return &it->second;
-    if (auto it = old_.find(key); it != old_.end()) return &it->second;
-    return nullptr;
-  }
-
-  void Put(const std::string& key, State state) {
-    const size_t bytes = ApproxBytes(key, state.row);
-    if (young_.size() >= half_ || young_bytes_ + bytes > half_bytes_) {
-      old_ = std::move(young_);
-      young_.clear();
-      young_bytes_ = 0;
-    }
-    // A row bigger than a whole generation is not kept: the next event for it reads it back.
-    if (bytes > half_bytes_) {
-      old_.erase(key);
-      return;
-    }
-    young_[key] = std::move(state);
-    // A replaced entry's bytes stay counted until the generation rotates: an overestimate.
-    young_bytes_ += bytes;
-  }
-
- private:
-  size_t half_;
-  size_t half_bytes_;
-  size_t young_bytes_ = 0;
-  std::unordered_map<std::string, State> young_;
-  std::unordered_map<std::string, State> old_;
-};
-
 constexpr size_t kMaxItemsPerRead = 32;  // queue entries (one per ingestion request) per read
-
-std::string EntityKey(const std::string& project_id, const std::string& id) { return project_id + '\x1f' + id; }
 
 struct WorkerMetrics {
   Counter& batches = Metrics().GetCounter("langfuse_ingestion_insert_batches_total", "Batched INSERTs written");
@@ -117,158 +55,44 @@ WorkerMetrics& GetWorkerMetrics() {
 
 }  // namespace
 
-struct IngestionWorker::Caches {
-  Caches(size_t n, size_t bytes) : traces(n, bytes), observations(n, bytes), scores(n, bytes) {}
-  RecentRows<ingest::TraceState> traces;
-  RecentRows<ingest::ObservationState> observations;
-  RecentRows<ingest::ScoreState> scores;
-};
-
-namespace internal {
-
-// The events read from the queue but not yet written, grouped by entity.
-class Batch {
- public:
-  struct EventRef {
-    ParsedEvent event;
-    size_t order;  // arrival order, the last tie-breaker
-    size_t payload_index;
-  };
-  struct Entity {
-    std::string project_id;
-    std::string id;
-    std::vector<EventRef> events;
-  };
-
-  bool empty() const { return item_ids_.empty(); }
-  size_t event_count() const { return event_count_; }
-  size_t payload_bytes() const { return payload_bytes_; }
-  int64_t started_at_ms() const { return started_at_ms_; }
-
-  void Add(queue::QueueItem item, simdjson::dom::parser& parser) {
-    if (item_ids_.empty()) started_at_ms_ = NowMs();
-    item_ids_.push_back(item.id);
-    auto decoded = ingest::DecodeQueuePayload(parser, item.payload);
-    if (!decoded.ok()) {
-      // Not ours to interpret: keep it where an operator can see it rather than drop it.
-      queue::DeadLetter unreadable;
-      unreadable.payload = std::move(item.payload);
-      unreadable.event_count = item.event_count;
-      unreadable.enqueued_at_ms = item.enqueued_at_ms;
-      unreadable.reason = decoded.status().message();
-      unreadable_.push_back(std::move(unreadable));
-      return;
-    }
-    if (decoded->skipped > 0) {
-      LOG_WARN("worker: {} event(s) of queue item {} no longer validate and are skipped", decoded->skipped, item.id);
-    }
-    // The queue entry as it was, for the dead-letter store should this batch end there.
-    payload_bytes_ += item.payload.size();
-    queued_.push_back({std::move(item.payload), item.event_count});
-    const size_t payload_index = payloads_.size();
-    for (size_t i = 0; i < decoded->events.size(); ++i) {
-      ParsedEvent& e = decoded->events[i];
-      auto& entities = e.kind == EntityKind::kTrace         ? traces_
-                       : e.kind == EntityKind::kObservation ? observations_
-                                                            : scores_;
-      const std::string key = EntityKey(decoded->project_id, *e.body_id);
-      auto [it, inserted] = entities.try_emplace(key);
-      if (inserted) {
-        it->second.project_id = decoded->project_id;
-        it->second.id = *e.body_id;
-      }
-      it->second.events.push_back({std::move(e), order_++, payload_index});
-      ++event_count_;
-    }
-    payloads_.push_back(std::move(*decoded));
-  }
-
-  std::unordered_map<std::string, Entity>& traces() { return traces_; }
-  std::unordered_map<std::string, Entity>& observations() { return observations_; }
-  std::unordered_map<std::string, Entity>& scores() { return scores_; }
-  const std::vector<ingest::DecodedPayload>& payloads() const { return payloads_; }
-  struct Queued {
-    std::string payload;
-    uint32_t event_count = 0;
-  };
-  //! The queue payload of each decoded payload (same index).
-  const std::vector<Queued>& queued() const { return queued_; }
-  const std::vector<std::string>& item_ids() const { return item_ids_; }
-  const std::vector<queue::DeadLetter>& unreadable() const { return unreadable_; }
-  const std::string& first_item_id() const { return item_ids_.front(); }
-
- private:
-  std::vector<std::string> item_ids_;
-  std::vector<ingest::DecodedPayload> payloads_;
-  std::vector<Queued> queued_;
-  std::vector<queue::DeadLetter> unreadable_;
-  std::unordered_map<std::string, Entity> traces_, observations_, scores_;
-  size_t event_count_ = 0;
-  size_t payload_bytes_ = 0;
-  size_t order_ = 0;
-  int64_t started_at_ms_ = 0;
-};
-
-// Creates before updates at the same instant, then arrival order (Langfuse's sort).
-void SortEvents(std::vector<Batch::EventRef>& events) {
-  std::stable_sort(events.begin(), events.end(), [](const auto& a, const auto& b) {
-    if (a.event.timestamp_ms != b.event.timestamp_ms) return a.event.timestamp_ms < b.event.timestamp_ms;
-    if (a.event.is_update != b.event.is_update) return !a.event.is_update;
-    return a.order < b.order;
-  });
-}
-
-// The ids per project of entities that are not cached, to read in one query per project.
-template <typename State>
-std::unordered_map<std::string, std::vector<std::string>> MissingIds(
-    const std::unordered_map<std::string, Batch::Entity>& entities, const RecentRows<State>& cache) {
-  std::unordered_map<std::string, std::vector<std::string>> missing;
-  for (const auto& [key, entity] : entities) {
-    if (cache.Find(key) == nullptr) missing[entity.project_id].push_back(entity.id);
-  }
-  return missing;
-}
-
-}  // namespace internal
-
 using internal::Batch;
+
+struct IngestionWorker::Caches : internal::Caches {
+  using internal::Caches::Caches;
+};
 
 namespace {
 
-// Merges one table's entities into rows. Loads the stored rows of uncached entities first.
-template <typename State, typename Record, typename NewFn, typename ApplyFn, typename FinishFn, typename LoadFn>
-Status MergeEntities(std::unordered_map<std::string, Batch::Entity>& entities,
-                     const RecentRows<State>& cache, int64_t now, LoadFn load, NewFn make_new, ApplyFn apply,
-                     FinishFn finish, std::vector<std::pair<std::string, State>>& merged, std::vector<Record>& rows) {
-  std::unordered_map<std::string, State> loaded;
-  for (auto& [project_id, ids] : MissingIds(entities, cache)) {
-    auto stored = load(project_id, ids);
-    if (!stored.ok()) return stored.status();
-    for (auto& row : *stored) {
-      State s;
-      s.row = std::move(row);
-      s.stored = true;
-      loaded.emplace(EntityKey(project_id, s.row.id), std::move(s));
-    }
-  }
-  for (auto& [key, entity] : entities) {
-    SortEvents(entity.events);
-    State state;
-    if (const State* cached = cache.Find(key)) {
-      state = *cached;
-    } else if (auto it = loaded.find(key); it != loaded.end()) {
-      state = std::move(it->second);
-    } else {
-      state = make_new(entity.project_id, entity.id, entity.events.front(), now);
-    }
-    for (const auto& ref : entity.events) apply(state, ref, rows);
-    finish(state, now);
-    rows.push_back(state.row);
-    state.stored = true;
-    merged.emplace_back(key, std::move(state));
-  }
-  return Status::Ok();
+template <typename Read>
+auto TimedRead(Read read, double& seconds) {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto result = read();
+  seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return result;
 }
+
+// Reads stored rows from the tracing store, timing the reads for the flush phase metric.
+class TimedStoreReader final : public internal::StoredRowReader {
+ public:
+  explicit TimedStoreReader(traces::TraceStore& store) : store_(store) {}
+  double seconds() const { return seconds_; }
+  StatusOr<std::vector<traces::TraceRecord>> Traces(const std::string& project_id,
+                                                    const std::vector<std::string>& ids) override {
+    return TimedRead([&] { return store_.GetTraces(project_id, ids); }, seconds_);
+  }
+  StatusOr<std::vector<traces::ObservationRecord>> Observations(const std::string& project_id,
+                                                                const std::vector<std::string>& ids) override {
+    return TimedRead([&] { return store_.GetObservations(project_id, ids); }, seconds_);
+  }
+  StatusOr<std::vector<traces::ScoreRecord>> Scores(const std::string& project_id,
+                                                    const std::vector<std::string>& ids) override {
+    return TimedRead([&] { return store_.GetScores(project_id, ids); }, seconds_);
+  }
+
+ private:
+  traces::TraceStore& store_;
+  double seconds_ = 0;
+};
 
 }  // namespace
 
@@ -276,9 +100,7 @@ Status MergeEntities(std::unordered_map<std::string, Batch::Entity>& entities,
 // the queue entries or dead-letter their events.
 struct IngestionWorker::Write {
   std::unique_ptr<Batch> batch;
-  std::vector<traces::TraceRecord> traces;
-  std::vector<traces::ObservationRecord> observations;
-  std::vector<traces::ScoreRecord> scores;
+  internal::MergedRows rows;
   std::chrono::steady_clock::time_point started;
 };
 
@@ -345,6 +167,9 @@ void IngestionWorker::WriteLoop() {
     write_cv_.notify_all();  // the merge thread may hand over the next batch now
 
     Batch& batch = *write->batch;
+    const auto& write_traces = *write->rows.traces;
+    const auto& write_observations = *write->rows.observations;
+    const auto& write_scores = *write->rows.scores;
     // The same token on a retry of the same batch lets the engine drop a duplicate insert. Queue
     // ids alone do not identify a batch to the store: they restart when the queue file is new
     // (an emptied data folder, another instance on the same ClickHouse server), and a token the
@@ -364,16 +189,16 @@ void IngestionWorker::WriteLoop() {
       // harmless anyway, but it costs time).
       status = Status::Ok();
       if (status.ok() && !traces_done) {
-        status = write->traces.empty() ? Status::Ok() : store_.InsertTraces(write->traces, token + "-t");
+        status = write_traces.empty() ? Status::Ok() : store_.InsertTraces(write_traces, token + "-t");
         traces_done = status.ok();
       }
       if (status.ok() && !observations_done) {
-        status = write->observations.empty() ? Status::Ok()
-                                             : store_.InsertObservations(write->observations, token + "-o");
+        status = write_observations.empty() ? Status::Ok()
+                                             : store_.InsertObservations(write_observations, token + "-o");
         observations_done = status.ok();
       }
       if (status.ok() && !scores_done) {
-        status = write->scores.empty() ? Status::Ok() : store_.InsertScores(write->scores, token + "-s");
+        status = write_scores.empty() ? Status::Ok() : store_.InsertScores(write_scores, token + "-s");
         scores_done = status.ok();
       }
       metrics.insert_phase.Observe(
@@ -404,9 +229,9 @@ void IngestionWorker::WriteLoop() {
     }
     if (status.ok()) {
       metrics.batches.Add();
-      metrics.trace_rows.Add(write->traces.size());
-      metrics.observation_rows.Add(write->observations.size());
-      metrics.score_rows.Add(write->scores.size());
+      metrics.trace_rows.Add(write_traces.size());
+      metrics.observation_rows.Add(write_observations.size());
+      metrics.score_rows.Add(write_scores.size());
       metrics.events.Add(batch.event_count());
       metrics.insert_latency.Observe(
           std::chrono::duration<double>(std::chrono::steady_clock::now() - write->started).count());
@@ -441,77 +266,14 @@ void IngestionWorker::Run() {
   // Merges the batch into rows (reading stored rows the cache lacks).
   auto merge = [&](Write& write) -> Status {
     const auto started = std::chrono::steady_clock::now();
-    const int64_t now = NowMs();
     if (reset_caches_.exchange(false)) caches_ = std::make_unique<Caches>(options_.cache_entries, options_.cache_bytes);
-    std::vector<std::pair<std::string, ingest::TraceState>> merged_traces;
-    std::vector<std::pair<std::string, ingest::ObservationState>> merged_observations;
-    std::vector<std::pair<std::string, ingest::ScoreState>> merged_scores;
-    write.traces.clear();
-    write.observations.clear();
-    write.scores.clear();
-    double load_seconds = 0;
-    auto timed_load = [&](auto read) {
-      const auto t0 = std::chrono::steady_clock::now();
-      auto result = read();
-      load_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      return result;
-    };
-
-    RETURN_IF_ERROR(MergeEntities(
-        batch->traces(), caches_->traces, now,
-        [&](const std::string& p, const std::vector<std::string>& ids) {
-          return timed_load([&] { return store_.GetTraces(p, ids); });
-        },
-        [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
-          return ingest::NewTraceState(p, id, first.event, t);
-        },
-        [&](ingest::TraceState& s, const Batch::EventRef& ref, std::vector<traces::TraceRecord>& rows) {
-          std::optional<traces::TraceRecord> tombstone;
-          ingest::ApplyTraceEvent(s, ref.event, tombstone);
-          if (tombstone) {
-            tombstone->event_ts_ms = now;
-            rows.push_back(std::move(*tombstone));
-          }
-        },
-        ingest::FinishTrace, merged_traces, write.traces));
-    RETURN_IF_ERROR(MergeEntities(
-        batch->observations(), caches_->observations, now,
-        [&](const std::string& p, const std::vector<std::string>& ids) {
-          return timed_load([&] { return store_.GetObservations(p, ids); });
-        },
-        [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
-          return ingest::NewObservationState(p, id, first.event, t);
-        },
-        [&](ingest::ObservationState& s, const Batch::EventRef& ref, std::vector<traces::ObservationRecord>& rows) {
-          std::optional<traces::ObservationRecord> tombstone;
-          ingest::ApplyObservationEvent(s, ref.event, tombstone);
-          if (tombstone) {
-            tombstone->event_ts_ms = now;
-            rows.push_back(std::move(*tombstone));
-          }
-        },
-        ingest::FinishObservation, merged_observations, write.observations));
-    RETURN_IF_ERROR(MergeEntities(
-        batch->scores(), caches_->scores, now,
-        [&](const std::string& p, const std::vector<std::string>& ids) {
-          return timed_load([&] { return store_.GetScores(p, ids); });
-        },
-        [](const std::string& p, const std::string& id, const Batch::EventRef& first, int64_t t) {
-          return ingest::NewScoreState(p, id, first.event, t);
-        },
-        [&](ingest::ScoreState& s, const Batch::EventRef& ref, std::vector<traces::ScoreRecord>&) {
-          ingest::ApplyScoreEvent(s, ref.event, batch->payloads()[ref.payload_index].source);
-        },
-        ingest::FinishScore, merged_scores, write.scores));
-
-    // The next batch merges onto these states before this one is written; should the write
-    // fail for good, the writer has the caches reset.
-    for (auto& [key, state] : merged_traces) caches_->traces.Put(key, std::move(state));
-    for (auto& [key, state] : merged_observations) caches_->observations.Put(key, std::move(state));
-    for (auto& [key, state] : merged_scores) caches_->scores.Put(key, std::move(state));
-    metrics.load_phase.Observe(load_seconds);
+    TimedStoreReader reader(store_);
+    // The next batch merges onto this one's rows (cached) before this one is written; should
+    // the write fail for good, the writer has the caches reset.
+    RETURN_IF_ERROR(internal::MergeBatch(*batch, *caches_, reader, NowMs(), write.rows));
+    metrics.load_phase.Observe(reader.seconds());
     metrics.merge_phase.Observe(
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - load_seconds);
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() - reader.seconds());
     return Status::Ok();
   };
 

@@ -1,0 +1,229 @@
+#include "worker/batch_merge.h"
+
+#include "common/log.h"
+#include "common/time.h"
+
+namespace langfuse::worker::internal {
+namespace {
+
+using ingest::EntityKind;
+using ingest::ParsedEvent;
+
+size_t TextBytes(const std::optional<std::string>& text) { return text ? text->size() : 0; }
+size_t TextBytes(const traces::StringMap& map) {
+  size_t n = 0;
+  for (const auto& [key, value] : map) n += key.size() + value.size() + 64;
+  return n;
+}
+
+// Creates before updates at the same instant, then arrival order (Langfuse's sort). Arrival
+// order makes the order total, so an unstable sort gives the same result as a stable one.
+void SortEvents(Batch& batch, std::vector<Batch::EventRef>& refs) {
+  auto before = [&](Batch::EventRef a, Batch::EventRef b) {
+    const ParsedEvent& x = batch.event(a);
+    const ParsedEvent& y = batch.event(b);
+    if (x.timestamp_ms != y.timestamp_ms) return x.timestamp_ms < y.timestamp_ms;
+    if (x.is_update != y.is_update) return !x.is_update;
+    return a < b;
+  };
+  // Usually already in order (one request's events for an entity, in the order they happened).
+  if (!std::is_sorted(refs.begin(), refs.end(), before)) std::sort(refs.begin(), refs.end(), before);
+}
+
+// What one table's merge starts from, found before any event is applied.
+template <typename Record>
+struct StartingRows {
+  //! Per entity, in the batch's map order: its cached row, or null. (Looked up once: the cache
+  //! is not changed before the merge that uses these.)
+  std::vector<const CachedRow<Record>*> cached;
+  //! The stored rows of the entities not cached, by EntityKey.
+  std::unordered_map<std::string, Record> loaded;
+};
+
+// Looks up each entity in the cache and reads those it lacks from the store, in one query per
+// project.
+template <typename Record, typename LoadFn>
+Status FindStartingRows(Batch& batch, const std::unordered_map<std::string, Batch::Entity>& entities,
+                        const RecentRows<Record>& cache, LoadFn load, StartingRows<Record>& out) {
+  std::unordered_map<std::string, std::vector<std::string>> missing;
+  out.cached.reserve(entities.size());
+  for (const auto& [key, entity] : entities) {
+    const CachedRow<Record>* cached = cache.Find(key);
+    out.cached.push_back(cached);
+    if (cached != nullptr) continue;
+    const Batch::EventRef first = batch.first_event(entity);
+    missing[batch.payload(first).project_id].push_back(*batch.event(first).body_id);
+  }
+  for (auto& [project_id, ids] : missing) {
+    auto stored = load(project_id, ids);
+    if (!stored.ok()) return stored.status();
+    for (auto& row : *stored) out.loaded.try_emplace(EntityKey(project_id, row.id), std::move(row));
+  }
+  return Status::Ok();
+}
+
+// Merges one table's entities into rows, from the cached row, the stored row (`loaded`) or a new
+// one, then caches them. The events' values are moved into the rows.
+template <typename Record, typename NewFn, typename ApplyFn, typename FinishFn>
+void MergeEntities(Batch& batch, std::unordered_map<std::string, Batch::Entity>& entities,
+                   RecentRows<Record>& cache, StartingRows<Record>& start, int64_t now, NewFn make_new,
+                   ApplyFn apply, FinishFn finish, std::shared_ptr<const std::vector<Record>>& out) {
+  auto rows = std::make_shared<std::vector<Record>>();
+  rows->reserve(entities.size());
+  // Where each entity's row is in `rows`, with what the cache keeps beside it.
+  std::vector<std::pair<const std::string*, CachedRow<Record>>> merged;
+  merged.reserve(entities.size());
+  std::vector<Batch::EventRef> events;
+  size_t i = 0;
+  for (auto& [key, entity] : entities) {
+    batch.EventsOf(entity, events);
+    SortEvents(batch, events);
+    ingest::MergeState<Record> state;
+    if (const CachedRow<Record>* cached = start.cached[i++]) {
+      state.row = cached->row();
+      state.stored = true;
+      state.time_is_explicit = cached->time_is_explicit;
+      state.type_is_explicit = cached->type_is_explicit;
+      state.trace_id_is_explicit = cached->trace_id_is_explicit;
+    } else if (auto it = start.loaded.find(key); it != start.loaded.end()) {
+      state.row = std::move(it->second);
+      state.stored = true;
+    } else {
+      const ParsedEvent& first = batch.event(events.front());
+      state = make_new(batch.payload(events.front()).project_id, *first.body_id, first, now);
+    }
+    for (const Batch::EventRef ref : events) apply(state, ref, *rows);
+    finish(state, now);
+    CachedRow<Record> entry;
+    entry.index = rows->size();
+    entry.time_is_explicit = state.time_is_explicit;
+    entry.type_is_explicit = state.type_is_explicit;
+    entry.trace_id_is_explicit = state.trace_id_is_explicit;
+    rows->push_back(std::move(state.row));
+    merged.emplace_back(&key, std::move(entry));
+  }
+  out = rows;
+  for (auto& [key, entry] : merged) {
+    entry.rows = out;
+    cache.Put(*key, std::move(entry));
+  }
+}
+
+}  // namespace
+
+size_t ApproxBytes(const std::string& key, const traces::TraceRecord& r) {
+  return 512 + key.size() + TextBytes(r.input) + TextBytes(r.output) + TextBytes(r.metadata);
+}
+size_t ApproxBytes(const std::string& key, const traces::ObservationRecord& r) {
+  return 768 + key.size() + TextBytes(r.input) + TextBytes(r.output) + TextBytes(r.metadata) +
+         TextBytes(r.model_parameters);
+}
+size_t ApproxBytes(const std::string& key, const traces::ScoreRecord& r) {
+  return 512 + key.size() + TextBytes(r.comment) + TextBytes(r.metadata) + r.long_string_value.size();
+}
+
+std::string EntityKey(const std::string& project_id, const std::string& id) {
+  return project_id + '\x1f' + id;
+}
+
+void Batch::Add(queue::QueueItem item, simdjson::dom::parser& parser) {
+  if (item_ids_.empty()) started_at_ms_ = NowMs();
+  item_ids_.push_back(item.id);
+  auto decoded = ingest::DecodeQueuePayload(parser, item.payload);
+  if (!decoded.ok()) {
+    // Not ours to interpret: keep it where an operator can see it rather than drop it.
+    queue::DeadLetter unreadable;
+    unreadable.payload = std::move(item.payload);
+    unreadable.event_count = item.event_count;
+    unreadable.enqueued_at_ms = item.enqueued_at_ms;
+    unreadable.reason = decoded.status().message();
+    unreadable_.push_back(std::move(unreadable));
+    return;
+  }
+  if (decoded->skipped > 0) {
+    LOG_WARN("worker: {} event(s) of queue item {} no longer validate and are skipped", decoded->skipped,
+             item.id);
+  }
+  // The queue entry as it was, for the dead-letter store should this batch end there.
+  payload_bytes_ += item.payload.size();
+  queued_.push_back({std::move(item.payload), item.event_count});
+  const auto payload_index = static_cast<uint32_t>(payloads_.size());
+  payloads_.push_back(std::move(*decoded));
+  const ingest::DecodedPayload& payload = payloads_.back();
+  refs_.reserve(refs_.size() + payload.events.size());
+  next_.reserve(next_.size() + payload.events.size());
+  for (size_t i = 0; i < payload.events.size(); ++i) {
+    const ParsedEvent& e = payload.events[i];
+    auto& entities = e.kind == EntityKind::kTrace         ? traces_
+                     : e.kind == EntityKind::kObservation ? observations_
+                                                          : scores_;
+    const auto position = static_cast<uint32_t>(refs_.size());
+    refs_.push_back({payload_index, static_cast<uint32_t>(i)});
+    next_.push_back(kEndOfChain);
+    key_.assign(payload.project_id);
+    key_ += '\x1f';
+    key_ += *e.body_id;
+    // One lookup; the key is copied only for a new entity.
+    auto [it, inserted] = entities.try_emplace(key_, Entity{position, position});
+    if (!inserted) {
+      next_[it->second.last] = position;
+      it->second.last = position;
+    }
+  }
+}
+
+void Batch::EventsOf(const Entity& entity, std::vector<EventRef>& out) const {
+  out.clear();
+  for (uint32_t at = entity.first; at != kEndOfChain; at = next_[at]) out.push_back(refs_[at]);
+}
+
+Status MergeBatch(Batch& batch, Caches& caches, StoredRowReader& reader, int64_t now, MergedRows& out) {
+  // Every read first: once an event's values moved into a row, the batch cannot be merged again.
+  StartingRows<traces::TraceRecord> trace_start;
+  StartingRows<traces::ObservationRecord> observation_start;
+  StartingRows<traces::ScoreRecord> score_start;
+  RETURN_IF_ERROR(FindStartingRows(
+      batch, batch.traces(), caches.traces,
+      [&](const std::string& p, const std::vector<std::string>& ids) { return reader.Traces(p, ids); },
+      trace_start));
+  RETURN_IF_ERROR(FindStartingRows(
+      batch, batch.observations(), caches.observations,
+      [&](const std::string& p, const std::vector<std::string>& ids) { return reader.Observations(p, ids); },
+      observation_start));
+  RETURN_IF_ERROR(FindStartingRows(
+      batch, batch.scores(), caches.scores,
+      [&](const std::string& p, const std::vector<std::string>& ids) { return reader.Scores(p, ids); },
+      score_start));
+
+  MergeEntities(
+      batch, batch.traces(), caches.traces, trace_start, now, ingest::NewTraceState,
+      [&](ingest::TraceState& s, Batch::EventRef ref, std::vector<traces::TraceRecord>& rows) {
+        std::optional<traces::TraceRecord> tombstone;
+        ingest::ApplyTraceEvent(s, std::move(batch.event(ref)), tombstone);
+        if (tombstone) {
+          tombstone->event_ts_ms = now;
+          rows.push_back(std::move(*tombstone));
+        }
+      },
+      ingest::FinishTrace, out.traces);
+  MergeEntities(
+      batch, batch.observations(), caches.observations, observation_start, now, ingest::NewObservationState,
+      [&](ingest::ObservationState& s, Batch::EventRef ref, std::vector<traces::ObservationRecord>& rows) {
+        std::optional<traces::ObservationRecord> tombstone;
+        ingest::ApplyObservationEvent(s, std::move(batch.event(ref)), tombstone);
+        if (tombstone) {
+          tombstone->event_ts_ms = now;
+          rows.push_back(std::move(*tombstone));
+        }
+      },
+      ingest::FinishObservation, out.observations);
+  MergeEntities(
+      batch, batch.scores(), caches.scores, score_start, now, ingest::NewScoreState,
+      [&](ingest::ScoreState& s, Batch::EventRef ref, std::vector<traces::ScoreRecord>&) {
+        ingest::ApplyScoreEvent(s, std::move(batch.event(ref)), batch.payload(ref).source);
+      },
+      ingest::FinishScore, out.scores);
+  return Status::Ok();
+}
+
+}  // namespace langfuse::worker::internal
