@@ -3,6 +3,7 @@
 // spelled out where the order of precedence depends on them.
 #include "otel/otel_mapping.h"
 
+#include <cassert>
 #include <cmath>
 #include <set>
 
@@ -11,6 +12,7 @@
 #include "common/ids.h"
 #include "common/time.h"
 #include "ingest/event.h"
+#include "otel/json_writer.h"
 
 namespace langfuse::otel {
 namespace {
@@ -26,7 +28,8 @@ constexpr size_t kMaxJsonTextDepth = 512;
 // JavaScript's Date covers +-8.64e15 ms; beyond it toISOString throws and Langfuse drops the value.
 constexpr double kMaxJsDateMs = 8.64e15;
 
-const json* Get(const Attributes& a, const std::string& key) {
+// A string_view key looks the attribute up without building a std::string for it.
+const json* Get(const Attributes& a, std::string_view key) {
   auto it = a.find(key);
   return it == a.end() ? nullptr : &*it;
 }
@@ -49,7 +52,7 @@ bool Meaningful(const json* v) {
   return true;
 }
 
-std::string Dump(const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string Dump(const json& v) { return DumpJson(v); }
 
 // A string verbatim, anything else as JSON text (JavaScript's `typeof x === "string" ? x :
 // JSON.stringify(x)`).
@@ -142,19 +145,20 @@ std::string ExtractName(const std::string& span_name, const Attributes& a) {
 json ParseMetadataAttribute(const json* v) {
   if (v == nullptr || v->is_null()) return json::object();
   if (v->is_object()) return *v;
-  if (auto parsed = ParseJson(*v); parsed && parsed->is_object()) return *parsed;
+  if (auto parsed = ParseJson(*v); parsed && parsed->is_object()) return std::move(*parsed);
   return json::object();
 }
 
 json ExtractMetadata(const Attributes& a, bool observation) {
-  const std::string prefix = observation ? "langfuse.observation.metadata" : "langfuse.trace.metadata";
+  const std::string_view prefix = observation ? "langfuse.observation.metadata" : "langfuse.trace.metadata";
   const json* primary = Get(a, prefix);
   json out = ParseMetadataAttribute(Truthy(primary) ? primary : Get(a, "langfuse.metadata"));
-  static const std::set<std::string> kExcluded = {"ai.telemetry.metadata.userId", "ai.telemetry.metadata.sessionId",
-                                                  "ai.telemetry.metadata.tags",
-                                                  "ai.telemetry.metadata.langfusePrompt"};
+  static const std::set<std::string, std::less<>> kExcluded = {
+      "ai.telemetry.metadata.userId", "ai.telemetry.metadata.sessionId", "ai.telemetry.metadata.tags",
+      "ai.telemetry.metadata.langfusePrompt"};
   for (const auto& [key, value] : a.items()) {
-    for (const std::string& p : {prefix, std::string("langfuse.metadata"), std::string("ai.telemetry.metadata")}) {
+    for (const std::string_view p :
+         {prefix, std::string_view("langfuse.metadata"), std::string_view("ai.telemetry.metadata")}) {
       if (key.size() <= p.size() + 1 || !StartsWith(key, p) || key[p.size()] != '.' || kExcluded.count(key)) continue;
       out[key.substr(p.size() + 1)] = value;
     }
@@ -301,10 +305,10 @@ std::optional<InputOutput> GenAiInputOutput(const Attributes& a) {
   if (Truthy(&input) && Truthy(Get(a, "gen_ai.system_instructions"))) {
     input = PrependSystemInstructions(input, *Get(a, "gen_ai.system_instructions"));
   }
-  if (Truthy(&input) || Truthy(&output)) return InputOutput{input, output};
+  if (Truthy(&input) || Truthy(&output)) return InputOutput{std::move(input), std::move(output)};
   input = ValueOrNull(Get(a, "gen_ai.tool.call.arguments"));
   output = ValueOrNull(Get(a, "gen_ai.tool.call.result"));
-  if (Truthy(&input) || Truthy(&output)) return InputOutput{input, output};
+  if (Truthy(&input) || Truthy(&output)) return InputOutput{std::move(input), std::move(output)};
   return std::nullopt;
 }
 
@@ -420,7 +424,7 @@ InputOutput ExtractInputOutput(const Span& span, const Attributes& a, const std:
   // GenAI semantic conventions >= 1.37: an operation-details span event
   for (const auto& event : span.events) {
     if (event.name != "gen_ai.client.inference.operation.details") continue;
-    if (auto gen_ai = GenAiInputOutput(event.attributes)) return *gen_ai;
+    if (auto gen_ai = GenAiInputOutput(event.attributes)) return std::move(*gen_ai);
   }
 
   // GenAI message events
@@ -467,7 +471,7 @@ InputOutput ExtractInputOutput(const Span& span, const Attributes& a, const std:
     json out = ValueOrNull(Get(a, "gcp.vertex.agent.llm_response"));
     if (!Truthy(&in) || in == "{}") in = ValueOrNull(Get(a, "gcp.vertex.agent.tool_call_args"));
     if (!Truthy(&out) || out == "{}") out = ValueOrNull(Get(a, "gcp.vertex.agent.tool_response"));
-    if (Truthy(&in) || Truthy(&out)) return {in, out};
+    if (Truthy(&in) || Truthy(&out)) return {std::move(in), std::move(out)};
   }
 
   auto pair_if_truthy = [&](const char* in_key, const char* out_key) -> std::optional<InputOutput> {
@@ -477,7 +481,7 @@ InputOutput ExtractInputOutput(const Span& span, const Attributes& a, const std:
     return std::nullopt;
   };
   // Logfire
-  if (auto r = pair_if_truthy("prompt", "all_messages_events")) return *r;
+  if (auto r = pair_if_truthy("prompt", "all_messages_events")) return std::move(*r);
   // LiveKit
   {
     const json* in = Get(a, "lk.input_text");
@@ -503,19 +507,20 @@ InputOutput ExtractInputOutput(const Span& span, const Attributes& a, const std:
       }
     }
   }
-  if (auto r = pair_if_truthy("mlflow.spanInputs", "mlflow.spanOutputs")) return *r;      // MLflow
-  if (auto r = pair_if_truthy("traceloop.entity.input", "traceloop.entity.output")) return *r;  // OpenLLMetry
-  if (auto r = pair_if_truthy("input.value", "output.value")) return *r;  // OpenInference, SmolAgents
-  if (auto r = pair_if_truthy("input", "output")) return *r;              // Pydantic, Pipecat
+  if (auto r = pair_if_truthy("mlflow.spanInputs", "mlflow.spanOutputs")) return std::move(*r);  // MLflow
+  // OpenLLMetry
+  if (auto r = pair_if_truthy("traceloop.entity.input", "traceloop.entity.output")) return std::move(*r);
+  if (auto r = pair_if_truthy("input.value", "output.value")) return std::move(*r);  // OpenInference, SmolAgents
+  if (auto r = pair_if_truthy("input", "output")) return std::move(*r);              // Pydantic, Pipecat
   if (scope_name == "pydantic-ai") {
     json in = ValueOrNull(Get(a, "pydantic_ai.all_messages"));
     json out = ValueOrNull(Get(a, "final_result"));
     if (Truthy(&in) && Truthy(Get(a, "gen_ai.system_instructions"))) {
       in = PrependSystemInstructions(in, *Get(a, "gen_ai.system_instructions"));
     }
-    if (Truthy(&in) || Truthy(&out)) return {in, out};
+    if (Truthy(&in) || Truthy(&out)) return {std::move(in), std::move(out)};
   }
-  if (auto r = pair_if_truthy("tool_arguments", "tool_response")) return *r;  // Pydantic AI tools
+  if (auto r = pair_if_truthy("tool_arguments", "tool_response")) return std::move(*r);  // Pydantic AI tools
 
   // OpenLLMetry's flattened gen_ai.prompt.N.* / gen_ai.completion.N.*
   bool has_prompt = false;
@@ -535,13 +540,15 @@ InputOutput ExtractInputOutput(const Span& span, const Attributes& a, const std:
   if (has_llm_in || has_llm_out) {
     return {KeyPathToNested(a, "llm.input_messages"), KeyPathToNested(a, "llm.output_messages")};
   }
-  if (auto gen_ai = GenAiInputOutput(a)) return *gen_ai;
+  if (auto gen_ai = GenAiInputOutput(a)) return std::move(*gen_ai);
   return io;
 }
 
-// The span attributes not used for input/output, as strings: kept in metadata.attributes.
-json FilteredAttributes(const Attributes& a) {
-  static const std::set<std::string> kInputOutputKeys = {
+// The span attributes not used for input/output, as strings: kept in metadata.attributes. Written
+// as the JSON object text (keys in the attributes' sorted order); `scratch` is reused for values
+// that are not strings.
+void WriteFilteredAttributes(std::string& out, const Attributes& a, std::string& scratch) {
+  static const std::set<std::string, std::less<>> kInputOutputKeys = {
       "langfuse.trace.input", "langfuse.trace.output", "langfuse.observation.input", "langfuse.observation.output",
       "ai.prompt.messages", "ai.prompt", "ai.toolCall.args", "ai.response.text", "ai.result.text",
       "ai.toolCall.result", "ai.response.object", "ai.result.object", "ai.response.toolCalls", "ai.result.toolCalls",
@@ -554,7 +561,8 @@ json FilteredAttributes(const Attributes& a) {
       "genkit:input", "genkit:output", "flue.turn.input", "flue.turn.output", "flue.tool.arguments",
       "flue.tool.result", "flue.task.prompt", "flue.task.result", "flue.operation.result", "flue.workflow.payload",
       "flue.workflow.result"};
-  json out = json::object();
+  out.push_back('{');
+  bool first = true;
   for (const auto& [key, value] : a.items()) {
     if (kInputOutputKeys.count(key)) continue;
     if (StartsWith(key, "gen_ai.prompt") || StartsWith(key, "gen_ai.completion") ||
@@ -563,9 +571,19 @@ json FilteredAttributes(const Attributes& a) {
         StartsWith(key, "ai.telemetry.metadata")) {
       continue;
     }
-    out[key] = JsString(value);
+    if (!first) out.push_back(',');
+    first = false;
+    WriteJsonString(out, key);
+    out.push_back(':');
+    if (value.is_string()) {
+      WriteJsonString(out, value.get_ref<const std::string&>());
+    } else {
+      scratch.clear();
+      WriteJson(scratch, value);  // JsString: a non-string attribute as its JSON text
+      WriteJsonString(out, scratch);
+    }
   }
-  return out;
+  out.push_back('}');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -702,7 +720,7 @@ json ExtractModelParameters(const Attributes& a, const std::string& scope_name) 
     if (parsed && parsed->is_object()) return SanitizeModelParams(*parsed);
     return std::nullopt;
   };
-  if (auto p = parse_object("langfuse.observation.model.parameters")) return *p;
+  if (auto p = parse_object("langfuse.observation.model.parameters")) return std::move(*p);
   if (scope_name == "ai") {
     auto str = [&](std::initializer_list<const char*> keys) -> json {
       for (const char* key : keys) {
@@ -719,8 +737,8 @@ json ExtractModelParameters(const Attributes& a, const std::string& scope_name) 
                 {"mode", str({"ai.settings.mode"})},
                 {"temperature", str({"gen_ai.request.temperature"})}};
   }
-  if (auto p = parse_object("llm.invocation_parameters")) return *p;
-  if (auto p = parse_object("model_config")) return *p;
+  if (auto p = parse_object("llm.invocation_parameters")) return std::move(*p);
+  if (auto p = parse_object("model_config")) return std::move(*p);
   json out = json::object();
   for (const auto& [key, value] : a.items()) {
     if (!StartsWith(key, "gen_ai.request.") || key == "gen_ai.request.model") continue;
@@ -851,13 +869,13 @@ json VercelUsage(const Attributes& a) {
 }
 
 json ExtractUsageDetails(const Attributes& a, const std::string& scope_name) {
-  if (auto u = JsonObjectAttribute(a, "langfuse.observation.usage_details")) return *u;
+  if (auto u = JsonObjectAttribute(a, "langfuse.observation.usage_details")) return std::move(*u);
   if (scope_name == "ai") return VercelUsage(a);
   return GenericUsage(a);
 }
 
 json ExtractCostDetails(const Attributes& a) {
-  if (auto c = JsonObjectAttribute(a, "langfuse.observation.cost_details")) return *c;
+  if (auto c = JsonObjectAttribute(a, "langfuse.observation.cost_details")) return std::move(*c);
   for (const char* key : {"gen_ai.usage.cost", "llm.cost.total"}) {
     const json* v = Get(a, key);
     if (v == nullptr || v->is_null() || *v == "") continue;
@@ -917,45 +935,49 @@ std::string SpanIdError(const Span& span) {
 
 int64_t NanosToMs(uint64_t nanos) { return static_cast<int64_t>(nanos / 1'000'000); }
 
-void SetIfPresent(json& body, const char* key, const std::optional<std::string>& v) {
-  if (v) body[key] = *v;
-}
-
-void SetIfNotNull(json& body, const char* key, const json& v) {
-  if (!v.is_null()) body[key] = v;
-}
-
 std::optional<std::string> StringAttr(const Attributes& a, const char* key) {
   const json* v = Get(a, key);
   if (v == nullptr || v->is_null()) return std::nullopt;
   return JsString(*v);
 }
 
+// What every event of a scope's spans repeats, worked out once per request: the resource's own
+// metadata keys, and the JSON text of the resource attributes and of the scope.
+struct SharedParts {
+  json resource_metadata;
+  std::string resource_json;
+  std::string scope_json;
+};
+
+std::string ScopeJsonText(const Scope& scope) {
+  // {"attributes":...,"name":...,"version":...}: nlohmann's key order, version only when set.
+  std::string out = "{\"attributes\":";
+  WriteJson(out, scope.attributes);
+  out += ",\"name\":";
+  WriteJsonString(out, scope.name);
+  if (!scope.version.empty()) {
+    out += ",\"version\":";
+    WriteJsonString(out, scope.version);
+  }
+  out.push_back('}');
+  return out;
+}
+
 struct SpanContext {
   const Span& span;
   const Scope& scope;
   const Attributes& resource;
+  const SharedParts& shared;
   bool langfuse_sdk;
   int64_t now_ms;
+  const std::string& now_text;  //!< now_ms as ISO 8601
 };
-
-json Envelope(const char* type_suffix, const std::string& type_prefix, int64_t timestamp_ms, json body) {
-  return json{{"id", NewUuidV4()},
-              {"timestamp", FormatIso8601Ms(timestamp_ms)},
-              {"type", type_prefix + type_suffix},
-              {"body", std::move(body)}};
-}
-
-json ScopeJson(const Scope& scope) {
-  json out{{"name", scope.name}};
-  if (!scope.version.empty()) out["version"] = scope.version;
-  out["attributes"] = scope.attributes;
-  return out;
-}
 
 struct SpanTimes {
   int64_t start_ms;
   int64_t end_ms;
+  std::string start_text;  //!< ISO 8601
+  std::string end_text;
 };
 
 SpanTimes ResolveTimes(const Span& span, int64_t now_ms) {
@@ -963,93 +985,195 @@ SpanTimes ResolveTimes(const Span& span, int64_t now_ms) {
   std::optional<int64_t> end;
   if (span.start_time_unix_nano) start = NanosToMs(*span.start_time_unix_nano);
   if (span.end_time_unix_nano) end = NanosToMs(*span.end_time_unix_nano);
-  return {start.value_or(end.value_or(now_ms)), end.value_or(start.value_or(now_ms))};
+  SpanTimes times{start.value_or(end.value_or(now_ms)), end.value_or(start.value_or(now_ms)), {}, {}};
+  times.start_text = FormatIso8601Ms(times.start_ms);
+  times.end_text = FormatIso8601Ms(times.end_ms);
+  return times;
+}
+
+// Writes one JSON object member by member. Events used to be nlohmann objects, which keep their
+// keys sorted; callers add members in that same order, so the text stays what it was.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string& out) : out_(out) { out_.push_back('{'); }
+
+  //! Starts the member `key` (a plain ASCII name) and returns the text to append its value to.
+  std::string& Key(std::string_view key) {
+    assert(last_key_.empty() || last_key_ < key);
+    last_key_ = key;
+    out_ += first_ ? "\"" : ",\"";
+    first_ = false;
+    out_ += key;
+    out_ += "\":";
+    return out_;
+  }
+  void String(std::string_view key, std::string_view value) { WriteJsonString(Key(key), value); }
+  void Value(std::string_view key, const json& value) { WriteJson(Key(key), value); }
+  void OptionalString(std::string_view key, const std::optional<std::string>& value) {
+    if (value) String(key, *value);
+  }
+  void NonNull(std::string_view key, const json& value) {
+    if (!value.is_null()) Value(key, value);
+  }
+  void End() { out_.push_back('}'); }
+
+ private:
+  std::string& out_;
+  std::string_view last_key_;
+  bool first_ = true;
+};
+
+// The metadata object: `extracted` (the metadata attributes) with the mapping's own keys,
+// `attributes` (when `attributes` is set), `resourceAttributes` and `scope`, replacing extracted
+// keys of the same name; all in sorted key order.
+void WriteMetadata(std::string& out, const json& extracted, const Attributes* attributes, const SpanContext& c,
+                   std::string& scratch) {
+  struct Own {
+    std::string_view key;
+    int which;
+  };
+  Own own[3];
+  size_t count = 0;
+  if (attributes != nullptr) own[count++] = {"attributes", 0};
+  own[count++] = {"resourceAttributes", 1};
+  own[count++] = {"scope", 2};
+  bool first = true;
+  auto start_member = [&](std::string_view key) {
+    if (!first) out.push_back(',');
+    first = false;
+    WriteJsonString(out, key);
+    out.push_back(':');
+  };
+  auto write_own = [&](const Own& o) {
+    start_member(o.key);
+    if (o.which == 0) {
+      WriteFilteredAttributes(out, *attributes, scratch);
+    } else {
+      out += o.which == 1 ? c.shared.resource_json : c.shared.scope_json;
+    }
+  };
+  out.push_back('{');
+  size_t next = 0;
+  for (const auto& [key, value] : extracted.items()) {
+    while (next < count && own[next].key < key) write_own(own[next++]);
+    if (next < count && own[next].key == key) continue;  // replaced by the mapping's own key
+    start_member(key);
+    WriteJson(out, value);
+  }
+  while (next < count) write_own(own[next++]);
+  out.push_back('}');
+}
+
+// The resource's metadata merged with a span's: the resource's alone when the span adds nothing.
+const json& MergedMetadata(const json& resource_metadata, const json& span_metadata, json& storage) {
+  if (span_metadata.empty()) return resource_metadata;
+  storage = resource_metadata;
+  storage.update(span_metadata);
+  return storage;
+}
+
+void WriteEnvelopeEnd(std::string& out, const std::string& timestamp, std::string_view type) {
+  out += ",\"id\":\"";
+  out += NewUuidV4();
+  out += "\",\"timestamp\":\"";
+  out += timestamp;
+  out += "\",\"type\":\"";
+  out += type;
+  out += "\"}";
 }
 
 // trace-create: full for a root span, the trace-level attributes for a non-root span that has
-// them, otherwise shallow (only the id and environment).
-json TraceEvent(const SpanContext& c, const SpanTimes& times, bool is_root, bool has_updates, bool& shallow) {
+// them, otherwise shallow (only the id and environment). Appends the event's JSON to `out`.
+void WriteTraceEvent(std::string& out, const SpanContext& c, const SpanTimes& times, bool is_root, bool has_updates,
+                     bool& shallow, std::string& scratch) {
   const Attributes& a = c.span.attributes;
-  json body{{"id", c.span.trace_id}, {"environment", ExtractEnvironment(a, c.resource)}};
   shallow = !is_root && !has_updates;
+  out += "{\"body\":";
+  ObjectWriter body(out);
+  body.String("environment", ExtractEnvironment(a, c.resource));
+  body.String("id", c.span.trace_id);
   if (!shallow) {
-    // Only the root span states the trace's timestamp; other spans put their start in the
-    // envelope, which the worker uses until the root span's own start arrives.
-    if (is_root) body["timestamp"] = FormatIso8601Ms(times.start_ms);
-    json metadata = ExtractMetadata(c.resource, false);
-    metadata.update(ExtractMetadata(a, false));
+    InputOutput io;
     if (is_root) {
-      metadata.update(ExtractMetadata(a, true));
-      if (!c.langfuse_sdk) metadata["attributes"] = FilteredAttributes(a);
-    }
-    metadata["resourceAttributes"] = c.resource;
-    metadata["scope"] = ScopeJson(c.scope);
-    body["metadata"] = std::move(metadata);
-    if (is_root) {
-      body["name"] = StringAttr(a, "langfuse.trace.name").value_or(ExtractName(c.span.name, a));
-      InputOutput io = ExtractInputOutput(c.span, a, c.scope.name, true);
-      SetIfNotNull(body, "input", io.input);
-      SetIfNotNull(body, "output", io.output);
+      io = ExtractInputOutput(c.span, a, c.scope.name, true);
     } else {
-      SetIfPresent(body, "name", StringAttr(a, "langfuse.trace.name"));
-      SetIfNotNull(body, "input", ValueOrNull(Get(a, "langfuse.trace.input")));
-      SetIfNotNull(body, "output", ValueOrNull(Get(a, "langfuse.trace.output")));
+      io = {ValueOrNull(Get(a, "langfuse.trace.input")), ValueOrNull(Get(a, "langfuse.trace.output"))};
     }
-    auto version = StringAttr(a, "langfuse.version");
-    if (!version) version = StringAttr(c.resource, "service.version");
-    SetIfPresent(body, "version", version);
+    body.NonNull("input", io.input);
+
+    json span_metadata = ExtractMetadata(a, false);
+    if (is_root) span_metadata.update(ExtractMetadata(a, true));
+    json merged;
+    const json& metadata = MergedMetadata(c.shared.resource_metadata, span_metadata, merged);
+    WriteMetadata(body.Key("metadata"), metadata, is_root && !c.langfuse_sdk ? &a : nullptr, c, scratch);
+
+    if (is_root) {
+      body.String("name", StringAttr(a, "langfuse.trace.name").value_or(ExtractName(c.span.name, a)));
+    } else {
+      body.OptionalString("name", StringAttr(a, "langfuse.trace.name"));
+    }
+    body.NonNull("output", io.output);
+    if (auto is_public = ExtractPublic(a)) body.Key("public") += *is_public ? "true" : "false";
     auto release = StringAttr(a, "langfuse.release");
     if (!release) release = StringAttr(c.resource, "langfuse.release");
-    SetIfPresent(body, "release", release);
-    SetIfPresent(body, "userId", ExtractUserId(a));
-    SetIfPresent(body, "sessionId", ExtractSessionId(a));
-    if (auto is_public = ExtractPublic(a)) body["public"] = *is_public;
-    auto tags = ExtractTags(a);
-    if (!tags.empty()) body["tags"] = tags;
+    body.OptionalString("release", release);
+    body.OptionalString("sessionId", ExtractSessionId(a));
+    if (auto tags = ExtractTags(a); !tags.empty()) {
+      std::string& text = body.Key("tags");
+      text.push_back('[');
+      for (size_t i = 0; i < tags.size(); ++i) {
+        if (i > 0) text.push_back(',');
+        WriteJsonString(text, tags[i]);
+      }
+      text.push_back(']');
+    }
+    // Only the root span states the trace's timestamp; other spans put their start in the
+    // envelope, which the worker uses until the root span's own start arrives.
+    if (is_root) body.String("timestamp", times.start_text);
+    body.OptionalString("userId", ExtractUserId(a));
+    auto version = StringAttr(a, "langfuse.version");
+    if (!version) version = StringAttr(c.resource, "service.version");
+    body.OptionalString("version", version);
   }
-  return Envelope("trace-create", "", times.start_ms, std::move(body));
+  body.End();
+  WriteEnvelopeEnd(out, times.start_text, "trace-create");
 }
 
-json ObservationEvent(const SpanContext& c, const SpanTimes& times) {
+// The observation's *-create event, appended to `out`; returns its type ("span-create", ...).
+std::string WriteObservationEvent(std::string& out, const SpanContext& c, const SpanTimes& times,
+                                  std::string& scratch) {
   const Attributes& a = c.span.attributes;
   const std::string type = MapObservationType(a, c.resource, c.scope, c.span.name);
-  json body{{"id", c.span.span_id}, {"traceId", c.span.trace_id}};
-  if (!c.span.parent_span_id.empty()) body["parentObservationId"] = c.span.parent_span_id;
-  body["name"] = ExtractName(c.span.name, a);
-  body["startTime"] = FormatIso8601Ms(times.start_ms);
-  body["endTime"] = FormatIso8601Ms(times.end_ms);
-  body["environment"] = ExtractEnvironment(a, c.resource);
-  if (auto cst = ExtractCompletionStartTime(a, times.start_ms)) body["completionStartTime"] = FormatIso8601Ms(*cst);
+  const bool agent_operation = IsAiSdkAgentOperation(a);
 
-  json metadata = ExtractMetadata(c.resource, false);
-  metadata.update(ExtractMetadata(a, true));
-  if (!c.langfuse_sdk) metadata["attributes"] = FilteredAttributes(a);
-  metadata["resourceAttributes"] = c.resource;
-  metadata["scope"] = ScopeJson(c.scope);
-  body["metadata"] = std::move(metadata);
+  out += "{\"body\":";
+  ObjectWriter body(out);
+  if (auto cst = ExtractCompletionStartTime(a, times.start_ms)) {
+    body.String("completionStartTime", FormatIso8601Ms(*cst));
+  }
+  if (!agent_operation) body.Value("costDetails", ExtractCostDetails(a));
+  body.String("endTime", times.end_text);
+  body.String("environment", ExtractEnvironment(a, c.resource));
+  body.String("id", c.span.span_id);
+  const InputOutput io = ExtractInputOutput(c.span, a, c.scope.name, false);
+  body.NonNull("input", io.input);
 
   std::string level = c.span.status_code == 2 ? "ERROR" : "DEFAULT";
   if (const json* l = Get(a, "langfuse.observation.level"); l && l->is_string()) {
     const std::string& v = l->get_ref<const std::string&>();
     if (v == "DEBUG" || v == "DEFAULT" || v == "WARNING" || v == "ERROR") level = v;
   }
-  body["level"] = level;
-  if (auto msg = StringAttr(a, "langfuse.observation.status_message")) {
-    body["statusMessage"] = *msg;
-  } else if (!c.span.status_message.empty()) {
-    body["statusMessage"] = c.span.status_message;
-  }
-  auto version = StringAttr(a, "langfuse.version");
-  if (!version) version = StringAttr(c.resource, "service.version");
-  SetIfPresent(body, "version", version);
+  body.String("level", level);
 
-  body["modelParameters"] = ExtractModelParameters(a, c.scope.name);
-  const bool agent_operation = IsAiSdkAgentOperation(a);
-  if (!agent_operation) {
-    SetIfPresent(body, "model", ExtractModel(a));
-    body["usageDetails"] = ExtractUsageDetails(a, c.scope.name);
-    body["costDetails"] = ExtractCostDetails(a);
-  }
+  json merged;
+  const json& metadata = MergedMetadata(c.shared.resource_metadata, ExtractMetadata(a, true), merged);
+  WriteMetadata(body.Key("metadata"), metadata, c.langfuse_sdk ? nullptr : &a, c, scratch);
+
+  if (!agent_operation) body.OptionalString("model", ExtractModel(a));
+  body.Value("modelParameters", ExtractModelParameters(a, c.scope.name));
+  body.String("name", ExtractName(c.span.name, a));
+  body.NonNull("output", io.output);
+  if (!c.span.parent_span_id.empty()) body.String("parentObservationId", c.span.parent_span_id);
   if (type == "GENERATION") {
     json name = ValueOrNull(Get(a, "langfuse.observation.prompt.name"));
     json version_value = ValueOrNull(Get(a, "langfuse.observation.prompt.version"));
@@ -1063,17 +1187,28 @@ json ObservationEvent(const SpanContext& c, const SpanTimes& times) {
     }
     auto prompt_version = version_value.is_null() ? std::nullopt : PromptVersion(version_value);
     if (name.is_string() && prompt_version) {
-      body["promptName"] = name;
-      body["promptVersion"] = *prompt_version;
+      body.Value("promptName", name);
+      body.Key("promptVersion") += std::to_string(*prompt_version);
     }
   }
-  InputOutput io = ExtractInputOutput(c.span, a, c.scope.name, false);
-  SetIfNotNull(body, "input", io.input);
-  SetIfNotNull(body, "output", io.output);
+  body.String("startTime", times.start_text);
+  if (auto msg = StringAttr(a, "langfuse.observation.status_message")) {
+    body.String("statusMessage", *msg);
+  } else if (!c.span.status_message.empty()) {
+    body.String("statusMessage", c.span.status_message);
+  }
+  body.String("traceId", c.span.trace_id);
+  if (!agent_operation) body.Value("usageDetails", ExtractUsageDetails(a, c.scope.name));
+  auto version = StringAttr(a, "langfuse.version");
+  if (!version) version = StringAttr(c.resource, "service.version");
+  body.OptionalString("version", version);
+  body.End();
 
-  std::string lower = type;
-  for (char& ch : lower) ch = static_cast<char>(ch - 'A' + 'a');
-  return Envelope("-create", lower, c.now_ms, std::move(body));
+  std::string event_type = type;
+  for (char& ch : event_type) ch = static_cast<char>(ch - 'A' + 'a');
+  event_type += "-create";
+  WriteEnvelopeEnd(out, c.now_text, event_type);
+  return event_type;
 }
 
 }  // namespace
@@ -1095,22 +1230,35 @@ MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms, s
     ++out.rejected_spans;
     if (reasons.size() < kMaxReportedErrors) reasons.push_back(std::move(reason));
   };
-  // Validates an event as POST /api/public/ingestion would.
-  auto validate = [&](const std::string& text, std::string& error) {
+  // Validates an event as POST /api/public/ingestion would. Only the verdict is needed, so
+  // input, output and metadata are checked without being copied.
+  ingest::EventScope check;
+  check.check_only = true;
+  auto validate = [&](std::string& text, std::string& error) {
     simdjson::dom::element element;
-    if (parser.parse(text).get(element) != simdjson::SUCCESS) {
+    text.reserve(text.size() + simdjson::SIMDJSON_PADDING);  // parsed in place, not copied
+    if (parser.parse(text.data(), text.size(), false).get(element) != simdjson::SUCCESS) {
       error = "event is not valid JSON";
       return false;
     }
     std::optional<ingest::EventError> event_error;
-    ingest::ParseEvent(element, ingest::EventScope{}, event_error);
+    ingest::ParseEvent(element, check, event_error);
     if (event_error) error = event_error->error;
     return !event_error;
   };
+  const std::string now_text = FormatIso8601Ms(now_ms);
+  std::string scratch;
+  // Events are written and validated here, then copied out at their exact size; the buffer keeps
+  // its capacity from one event to the next.
+  std::string buffer;
 
   for (const auto& rs : request.resource_spans) {
+    SharedParts shared;
+    shared.resource_metadata = ExtractMetadata(rs.resource_attributes, false);
+    WriteJson(shared.resource_json, rs.resource_attributes);
     for (const auto& ss : rs.scope_spans) {
       const bool langfuse_sdk = StartsWith(ss.scope.name, "langfuse-sdk");
+      if (!ss.spans.empty()) shared.scope_json = ScopeJsonText(ss.scope);
       for (const auto& span : ss.spans) {
         if (std::string why = SpanIdError(span); !why.empty()) {
           reject("span " + (span.span_id.empty() ? std::string("?") : span.span_id) + ": " + why);
@@ -1124,7 +1272,7 @@ MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms, s
           reject_too_large();
           continue;
         }
-        const SpanContext context{span, ss.scope, rs.resource_attributes, langfuse_sdk, now_ms};
+        const SpanContext context{span, ss.scope, rs.resource_attributes, shared, langfuse_sdk, now_ms, now_text};
         const SpanTimes times = ResolveTimes(span, now_ms);
         const Attributes& a = span.attributes;
         const json* as_root = Get(a, "langfuse.internal.as_root");
@@ -1133,18 +1281,22 @@ MappedSpans MapToIngestionEvents(const ExportRequest& request, int64_t now_ms, s
 
         std::vector<Pending> span_events;
         bool full_trace = false;
-        if (is_root || has_updates || !seen_traces.count(span.trace_id)) {
-          bool shallow = false;
-          json trace = TraceEvent(context, times, is_root, has_updates, shallow);
-          span_events.push_back({Dump(trace), "trace-create", shallow ? span.trace_id : std::string()});
-          full_trace = !shallow;
-        }
-        json observation = ObservationEvent(context, times);
-        span_events.push_back({Dump(observation), observation["type"].get<std::string>(), {}});
-
         std::string error;
         bool ok = true;
-        for (const auto& e : span_events) ok = ok && validate(e.json, error);
+        if (is_root || has_updates || !seen_traces.count(span.trace_id)) {
+          bool shallow = false;
+          buffer.clear();
+          WriteTraceEvent(buffer, context, times, is_root, has_updates, shallow, scratch);
+          ok = validate(buffer, error);
+          span_events.push_back({buffer, "trace-create", shallow ? span.trace_id : std::string()});
+          full_trace = !shallow;
+        }
+        if (ok) {
+          buffer.clear();
+          std::string type = WriteObservationEvent(buffer, context, times, scratch);
+          ok = validate(buffer, error);
+          span_events.push_back({buffer, std::move(type), {}});
+        }
         if (!ok) {
           reject("span " + span.span_id + ": " + error);
           continue;

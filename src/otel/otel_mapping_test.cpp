@@ -1,6 +1,7 @@
 // The OTel -> ingestion mapping for the attribute sets real instrumentations send: the Langfuse
 // Python and JS SDKs, the Vercel AI SDK, OpenInference, OpenLLMetry and the GenAI conventions.
 #include <cstdio>
+#include <regex>
 
 #include <gtest/gtest.h>
 
@@ -473,6 +474,109 @@ TEST(OtelMapping, RejectedRootKeepsTheShallowTraceOfItsChildren) {
   EXPECT_EQ(m.raw.accepted_spans, 1);
   ASSERT_EQ(m.Count("trace-create"), 1u);
   EXPECT_EQ((*m.Find("trace-create"))["body"]["id"], kTrace);
+}
+
+// The events are written as text, not dumped from a tree: the text must stay what the tree's dump
+// gave (compact, keys sorted at every level, nlohmann's number forms such as "12.0"), since the
+// queue, the byte bound and the worker's parse all see it.
+ExportRequest ExactTextRequest() {
+  ExportRequest r;
+  auto& rs = r.resource_spans.emplace_back();
+  rs.resource_attributes = {{"service.name", "app"}, {"deployment.environment", "prod"}, {"service.version", "1.2"}};
+  auto& ss = rs.scope_spans.emplace_back();
+  ss.scope.name = "my.instrumentation";
+  ss.scope.version = "0.1";
+  ss.scope.attributes = {{"k", 1}};
+  Span root;
+  root.trace_id = "0af7651916cd43dd8448eb211c80319c";
+  root.span_id = "b7ad6b7169203331";
+  root.name = "chat gpt-4o";
+  root.start_time_unix_nano = 1700000000123456789ULL;
+  root.end_time_unix_nano = 1700000002623456789ULL;
+  root.status_code = 2;
+  root.status_message = "boom";
+  root.attributes = {{"gen_ai.operation.name", "chat"},
+                     {"gen_ai.request.model", "gpt-4o"},
+                     {"gen_ai.request.temperature", 0.5},
+                     {"gen_ai.request.max_tokens", 256},
+                     {"gen_ai.usage.input_tokens", 12},
+                     {"gen_ai.usage.output_tokens", 3},
+                     {"gen_ai.input.messages", "[{\"role\":\"user\",\"content\":\"say \\\"hi\\\"\\n\"}]"},
+                     {"gen_ai.output.messages", "[{\"role\":\"assistant\",\"content\":\"hi\"}]"},
+                     {"user.id", "u-1"},
+                     {"session.id", "s-1"},
+                     {"langfuse.trace.metadata.team", "core"},
+                     {"odd\x01key", true},
+                     {"tags.list", json::array({"a", 2})}};
+  ss.spans.push_back(root);
+  return r;
+}
+
+std::string WithoutEnvelopeId(const std::string& event) {
+  static const std::regex kUuid("[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}");
+  return std::regex_replace(event, kUuid, "UUID");
+}
+
+TEST(OtelMapping, EventTextIsExactlyTheCompactSortedJson) {
+  const MappedSpans mapped = MapToIngestionEvents(ExactTextRequest(), kNow);
+  ASSERT_EQ(mapped.events.size(), 2u);
+  EXPECT_EQ(mapped.event_types, (std::vector<std::string>{"trace-create", "generation-create"}));
+  EXPECT_EQ(WithoutEnvelopeId(mapped.events[0]),
+      R"({"body":{"environment":"prod","id":"0af7651916cd43dd8448eb211c80319c","input":"[{\"role\":\"user\",\)"
+      R"("content\":\"say \\\"hi\\\"\\n\"}]","metadata":{"attributes":{"gen_ai.operation.name":"chat","gen_ai)"
+      R"(.request.max_tokens":"256","gen_ai.request.model":"gpt-4o","gen_ai.request.temperature":"0.5","gen_a)"
+      R"(i.usage.input_tokens":"12","gen_ai.usage.output_tokens":"3","odd\u0001key":"true","session.id":"s-1")"
+      R"(,"tags.list":"[\"a\",2]","user.id":"u-1"},"resourceAttributes":{"deployment.environment":"prod","ser)"
+      R"(vice.name":"app","service.version":"1.2"},"scope":{"attributes":{"k":1},"name":"my.instrumentation",)"
+      R"("version":"0.1"},"team":"core"},"name":"chat gpt-4o","output":"[{\"role\":\"assistant\",\"content\":)"
+      R"(\"hi\"}]","sessionId":"s-1","timestamp":"2023-11-14T22:13:20.123Z","userId":"u-1","version":"1.2"},")"
+      R"(id":"UUID","timestamp":"2023-11-14T22:13:20.123Z","type":"trace-create"})");
+  EXPECT_EQ(WithoutEnvelopeId(mapped.events[1]),
+      R"({"body":{"costDetails":{},"endTime":"2023-11-14T22:13:22.623Z","environment":"prod","id":"b7ad6b7169)"
+      R"(203331","input":"[{\"role\":\"user\",\"content\":\"say \\\"hi\\\"\\n\"}]","level":"ERROR","metadata")"
+      R"(:{"attributes":{"gen_ai.operation.name":"chat","gen_ai.request.max_tokens":"256","gen_ai.request.mod)"
+      R"(el":"gpt-4o","gen_ai.request.temperature":"0.5","gen_ai.usage.input_tokens":"12","gen_ai.usage.outpu)"
+      R"(t_tokens":"3","odd\u0001key":"true","session.id":"s-1","tags.list":"[\"a\",2]","user.id":"u-1"},"res)"
+      R"(ourceAttributes":{"deployment.environment":"prod","service.name":"app","service.version":"1.2"},"sco)"
+      R"(pe":{"attributes":{"k":1},"name":"my.instrumentation","version":"0.1"}},"model":"gpt-4o","modelParam)"
+      R"(eters":{"max_tokens":256,"temperature":0.5},"name":"chat gpt-4o","output":"[{\"role\":\"assistant\",)"
+      R"(\"content\":\"hi\"}]","startTime":"2023-11-14T22:13:20.123Z","statusMessage":"boom","traceId":"0af76)"
+      R"(51916cd43dd8448eb211c80319c","usageDetails":{"input":12.0,"output":3.0},"version":"1.2"},"id":"UUID")"
+      R"(,"timestamp":"2025-06-15T15:06:40.000Z","type":"generation-create"})");
+}
+
+TEST(OtelMapping, EveryEventIsCanonicalJson) {
+  // Whatever the instrumentation, an event's text equals nlohmann's compact dump of its own parse.
+  json resource = {{"service.name", "app"}, {"langfuse.trace.metadata.scope", "replaced"}};
+  std::vector<Span> spans = {
+      MakeSpan(kRoot, "", "root",
+               {{"langfuse.observation.type", "generation"},
+                {"langfuse.trace.metadata", R"({"b":1,"a":[true,null,1.5e300]})"},
+                {"langfuse.observation.metadata.attributes", "kept for langfuse-sdk"},
+                {"langfuse.observation.usage_details", R"({"input":1e2,"output":7})"},
+                {"langfuse.observation.prompt.name", "p"},
+                {"langfuse.observation.prompt.version", "4"},
+                {"langfuse.trace.tags", "x, y"}}),
+      MakeSpan(kChild, kRoot, "ai.generateText.doGenerate",
+               {{"operation.name", "ai.generateText.doGenerate"},
+                {"ai.model.id", "m"},
+                {"ai.prompt.messages", R"([{"role":"user","content":"\u00e9\t"}])"},
+                {"ai.response.text", "tab\there"},
+                {"ai.usage.tokens", 9},
+                {"gen_ai.usage.prompt_tokens", 5},
+                {"langfuse.trace.name", "renamed"},
+                {"ai.response.msToFirstChunk", 12.4}}),
+  };
+  Span with_events = MakeSpan("10f067aa0ba902b7", kRoot, "chat", {{"gen_ai.system", "x"}});
+  with_events.events.push_back(SpanEvent{"gen_ai.user.message", 1, {{"content", "q"}}});
+  with_events.events.push_back(SpanEvent{"gen_ai.choice", 2, {{"message", "a"}, {"index", 0}}});
+  spans.push_back(with_events);
+  for (const char* scope : {"langfuse-sdk", "ai", "openinference.instrumentation"}) {
+    const MappedSpans mapped = MapToIngestionEvents(Request(scope, resource, spans), kNow);
+    EXPECT_EQ(mapped.rejected_spans, 0) << mapped.error_message;
+    ASSERT_FALSE(mapped.events.empty());
+    for (const auto& event : mapped.events) EXPECT_EQ(event, json::parse(event).dump()) << scope;
+  }
 }
 
 }  // namespace

@@ -64,10 +64,11 @@ nlohmann::json ToOtlpJson(const pb_common::AnyValue& value) {
   return nlohmann::json::object();
 }
 
-// Langfuse's convertValueToPlainJavascript.
-nlohmann::json ToPlain(const pb_common::AnyValue& value) {
+// Langfuse's convertValueToPlainJavascript. Strings are moved out of the message, which is
+// dropped right after decoding.
+nlohmann::json ToPlain(pb_common::AnyValue& value) {
   switch (value.value_case()) {
-    case pb_common::AnyValue::kStringValue: return value.string_value();
+    case pb_common::AnyValue::kStringValue: return std::move(*value.mutable_string_value());
     case pb_common::AnyValue::kBoolValue: return value.bool_value();
     case pb_common::AnyValue::kIntValue: return value.int_value();
     case pb_common::AnyValue::kDoubleValue: {
@@ -78,16 +79,16 @@ nlohmann::json ToPlain(const pb_common::AnyValue& value) {
     }
     case pb_common::AnyValue::kArrayValue: {
       nlohmann::json values = nlohmann::json::array();
-      for (const auto& v : value.array_value().values()) values.push_back(ToPlain(v));
+      for (auto& v : *value.mutable_array_value()->mutable_values()) values.push_back(ToPlain(v));
       return values;
     }
     default: return ToOtlpJson(value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   }
 }
 
-Attributes ToAttributes(const google::protobuf::RepeatedPtrField<pb_common::KeyValue>& kvs) {
+Attributes ToAttributes(google::protobuf::RepeatedPtrField<pb_common::KeyValue>& kvs) {
   Attributes out = Attributes::object();
-  for (const auto& kv : kvs) out[kv.key()] = ToPlain(kv.value());
+  for (auto& kv : kvs) out[std::move(*kv.mutable_key())] = ToPlain(*kv.mutable_value());
   return out;
 }
 
@@ -97,33 +98,37 @@ std::string IdHex(const std::string& bytes) { return ToHex(bytes); }
 }  // namespace
 
 StatusOr<ExportRequest> DecodeProtobufRequest(std::string_view bytes) {
-  pb_collector::ExportTraceServiceRequest request;
+  // The parsed message lives in an arena (a few blocks instead of an allocation per message) and
+  // only until its strings are moved into the request.
+  google::protobuf::Arena arena;
+  auto* request = google::protobuf::Arena::CreateMessage<pb_collector::ExportTraceServiceRequest>(&arena);
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max()) ||
-      !request.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+      !request->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return Status::InvalidArgument("Failed to parse OTel Protobuf Trace");
   }
   ExportRequest out;
-  out.resource_spans.reserve(request.resource_spans_size());
-  for (const auto& rs : request.resource_spans()) {
+  out.resource_spans.reserve(request->resource_spans_size());
+  for (auto& rs : *request->mutable_resource_spans()) {
     ResourceSpans& resource = out.resource_spans.emplace_back();
-    resource.resource_attributes = ToAttributes(rs.resource().attributes());
-    for (const auto& ss : rs.scope_spans()) {
+    resource.resource_attributes = ToAttributes(*rs.mutable_resource()->mutable_attributes());
+    for (auto& ss : *rs.mutable_scope_spans()) {
       ScopeSpans& scope = resource.scope_spans.emplace_back();
-      scope.scope.name = ss.scope().name();
-      scope.scope.version = ss.scope().version();
-      scope.scope.attributes = ToAttributes(ss.scope().attributes());
+      scope.scope.name = std::move(*ss.mutable_scope()->mutable_name());
+      scope.scope.version = std::move(*ss.mutable_scope()->mutable_version());
+      scope.scope.attributes = ToAttributes(*ss.mutable_scope()->mutable_attributes());
       scope.spans.reserve(ss.spans_size());
-      for (const auto& s : ss.spans()) {
+      for (auto& s : *ss.mutable_spans()) {
         Span& span = scope.spans.emplace_back();
         span.trace_id = IdHex(s.trace_id());
         span.span_id = IdHex(s.span_id());
         span.parent_span_id = IdHex(s.parent_span_id());
-        span.name = s.name();
+        span.name = std::move(*s.mutable_name());
         if (s.start_time_unix_nano() != 0) span.start_time_unix_nano = s.start_time_unix_nano();
         if (s.end_time_unix_nano() != 0) span.end_time_unix_nano = s.end_time_unix_nano();
-        span.attributes = ToAttributes(s.attributes());
-        for (const auto& e : s.events()) {
-          span.events.push_back(SpanEvent{e.name(), e.time_unix_nano(), ToAttributes(e.attributes())});
+        span.attributes = ToAttributes(*s.mutable_attributes());
+        for (auto& e : *s.mutable_events()) {
+          span.events.push_back(
+              SpanEvent{std::move(*e.mutable_name()), e.time_unix_nano(), ToAttributes(*e.mutable_attributes())});
         }
         span.status_code = static_cast<int32_t>(s.status().code());
         span.status_message = s.status().message();
