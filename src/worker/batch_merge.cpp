@@ -122,8 +122,25 @@ size_t ApproxBytes(const std::string& key, const traces::ScoreRecord& r) {
   return 512 + key.size() + TextBytes(r.comment) + TextBytes(r.metadata) + r.long_string_value.size();
 }
 
+// The cache key of an entity, written into `out` (a reused buffer avoids an allocation per event).
+void AssignEntityKey(std::string& out, const std::string& project_id, const std::string& id) {
+  out.assign(project_id);
+  out += '\x1f';
+  out += id;
+}
+
 std::string EntityKey(const std::string& project_id, const std::string& id) {
-  return project_id + '\x1f' + id;
+  std::string key;
+  AssignEntityKey(key, project_id, id);
+  return key;
+}
+
+// A row that moved (its sort key changed) leaves a deleted copy under the old key, written now.
+template <typename Record>
+void AddTombstone(std::optional<Record>& tombstone, int64_t now, std::vector<Record>& rows) {
+  if (!tombstone) return;
+  tombstone->event_ts_ms = now;
+  rows.push_back(std::move(*tombstone));
 }
 
 void Batch::Add(queue::QueueItem item, simdjson::dom::parser& parser) {
@@ -160,9 +177,7 @@ void Batch::Add(queue::QueueItem item, simdjson::dom::parser& parser) {
     const auto position = static_cast<uint32_t>(refs_.size());
     refs_.push_back({payload_index, static_cast<uint32_t>(i)});
     next_.push_back(kEndOfChain);
-    key_.assign(payload.project_id);
-    key_ += '\x1f';
-    key_ += *e.body_id;
+    AssignEntityKey(key_, payload.project_id, *e.body_id);
     // One lookup; the key is copied only for a new entity.
     auto [it, inserted] = entities.try_emplace(key_, Entity{position, position});
     if (!inserted) {
@@ -200,10 +215,7 @@ Status MergeBatch(Batch& batch, Caches& caches, StoredRowReader& reader, int64_t
       [&](ingest::TraceState& s, Batch::EventRef ref, std::vector<traces::TraceRecord>& rows) {
         std::optional<traces::TraceRecord> tombstone;
         ingest::ApplyTraceEvent(s, std::move(batch.event(ref)), tombstone);
-        if (tombstone) {
-          tombstone->event_ts_ms = now;
-          rows.push_back(std::move(*tombstone));
-        }
+        AddTombstone(tombstone, now, rows);
       },
       ingest::FinishTrace, out.traces);
   MergeEntities(
@@ -211,10 +223,7 @@ Status MergeBatch(Batch& batch, Caches& caches, StoredRowReader& reader, int64_t
       [&](ingest::ObservationState& s, Batch::EventRef ref, std::vector<traces::ObservationRecord>& rows) {
         std::optional<traces::ObservationRecord> tombstone;
         ingest::ApplyObservationEvent(s, std::move(batch.event(ref)), tombstone);
-        if (tombstone) {
-          tombstone->event_ts_ms = now;
-          rows.push_back(std::move(*tombstone));
-        }
+        AddTombstone(tombstone, now, rows);
       },
       ingest::FinishObservation, out.observations);
   MergeEntities(
