@@ -8,11 +8,15 @@
 // a 207 to the trace being readable (under load and idle), the queue drain time after the load,
 // a readback check of a sample of acknowledged traces, and the server's peak RSS and CPU time.
 //
-// Usage: node bench/ingest_load.mjs [--bin PATH] [--duration S] [--connections N]
+// Usage: node bench/ingest_load.mjs [--bin PATH] [--duration S] [--connections N] [--rate EV/S]
 //          [--batch-size N] [--json] [--ceiling FILE] [--keep-data]
 //   --bin         server binary (default $LANGFUSE_BIN or build/release/src/app/langfuse)
 //   --duration    seconds of load (default 20)
 //   --connections concurrent keep-alive clients (default 8)
+//   --rate        offered load in events/s (default: none, each client posts as fast as answered).
+//                 Requests are then due on a fixed schedule, whichever client is free sends the
+//                 next one, and a request's latency counts from when it was due, so that a slow
+//                 server cannot hide its backlog by slowing the clients down
 //   --batch-size  events per request, a multiple of 5 (default 100)
 //   --ceiling     JSON output of chdb_insert_bench, shown next to the end-to-end rate
 //   --json        print only the JSON result line
@@ -41,6 +45,7 @@ function parseArgs(argv) {
     bin: process.env.LANGFUSE_BIN || 'build/release/src/app/langfuse',
     duration: 20,
     connections: 8,
+    rate: null,
     batchSize: 100,
     json: false,
     ceiling: null,
@@ -60,6 +65,7 @@ function parseArgs(argv) {
     if (a === '--bin') o.bin = next();
     else if (a === '--duration') o.duration = Number(next());
     else if (a === '--connections') o.connections = Number(next());
+    else if (a === '--rate') o.rate = Number(next());
     else if (a === '--batch-size') o.batchSize = Number(next());
     else if (a === '--ceiling') o.ceiling = next();
     else if (a === '--json') o.json = true;
@@ -75,13 +81,14 @@ function parseArgs(argv) {
   if (!(o.duration > 0) || !(o.connections >= 1) || !(o.batchSize >= 5) || o.batchSize % 5 !== 0) {
     usage('--duration must be > 0, --connections >= 1, --batch-size a positive multiple of 5');
   }
+  if (o.rate !== null && !(o.rate > 0)) usage('--rate must be > 0 events/s');
   return o;
 }
 
 function usage(why) {
   if (why) console.error(`ingest_load: ${why}`);
   console.error(
-    'usage: node bench/ingest_load.mjs [--bin PATH] [--duration S] [--connections N] [--batch-size N] ' +
+    'usage: node bench/ingest_load.mjs [--bin PATH] [--duration S] [--connections N] [--rate EV/S] [--batch-size N] ' +
       '[--json] [--ceiling FILE] [--keep-data] [--dry-run] [--drain-timeout S] [--verify-seconds S]',
   );
   process.exit(why ? 2 : 0);
@@ -525,8 +532,21 @@ async function main() {
   }, 1000);
 
 
+  // With --rate: request k is due at loadStart + k * slotMs.
+  const slotMs = opts.rate ? (opts.batchSize / opts.rate) * 1000 : 0;
+  let nextSlot = 0;
+  let lateStarts = 0; // requests sent more than 5 ms after they were due (all clients busy)
+
   async function client() {
     while (!stopping && !exited) {
+      let due = null;
+      if (slotMs) {
+        due = loadStart + nextSlot++ * slotMs;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        else if (wait < -5) lateStarts++;
+        if (stopping || exited) break;
+      }
       const { body, first } = buildBatch();
       const r = await request(loadAgent, 'POST', '/api/public/ingestion', body);
       requests++;
@@ -537,7 +557,7 @@ async function main() {
         if (!exited) await sleep(50);
         continue;
       }
-      latencies.push(r.ms);
+      latencies.push(due === null ? r.ms : performance.now() - due);
       if (r.status !== 207) {
         non207++;
         noteError(`HTTP ${r.status}: ${r.body.slice(0, 200)}`);
@@ -578,6 +598,7 @@ async function main() {
   }
 
   log(`load: ${opts.connections} connections x ${opts.duration} s, ${opts.batchSize} events/request ` +
+      (opts.rate ? `offered at ${fmtInt(opts.rate)} events/s ` : '') +
       `(${(bytesPerRequest / 1024).toFixed(0)} KB, ~${bytesPerEvent.toFixed(0)} B/event)`);
   const progress = opts.json ? null : setInterval(() => {
     const t = (performance.now() - loadStart) / 1000;
@@ -789,6 +810,8 @@ async function main() {
   const result = {
     bench: 'ingest_load',
     connections: opts.connections,
+    offered_events_per_s: opts.rate,
+    late_starts: slotMs ? lateStarts : null,
     duration_s: r3(loadSeconds),
     batch_events: opts.batchSize,
     bytes_per_event: Math.round(bytesPerEvent),
@@ -866,6 +889,10 @@ async function main() {
       `requests; 1-s windows min ${fmtInt(result.accepted_events_per_s_min_1s)}, max ${fmtInt(result.accepted_events_per_s_max_1s)})`);
     L('end-to-end events/s', `${fmtInt(e2ePerSecond)}  (written to chDB during the load = accepted - queued at stop; ` +
       `incl. drain: ${e2eWithDrain === null ? 'n/a' : fmtInt(e2eWithDrain)})`);
+    if (opts.rate) {
+      L('offered load', `${fmtInt(opts.rate)} events/s on a fixed schedule; latency counts from each request's ` +
+        `due time; ${fmtInt(lateStarts)} requests started late (every connection busy)`);
+    }
     L('request latency ms', `p50 ${ms(lat.p50)}  p90 ${ms(lat.p90)}  p99 ${ms(lat.p99)}  max ${ms(lat.max)}`);
     L('errors', `${non207} non-207, ${eventErrors} event errors, ${networkErrors} network errors, ` +
       `${badBodies} short 207 bodies; ${newConnections} connections opened`);

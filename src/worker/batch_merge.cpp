@@ -9,12 +9,33 @@ namespace {
 using ingest::EntityKind;
 using ingest::ParsedEvent;
 
-size_t TextBytes(const std::optional<std::string>& text) { return text ? text->size() : 0; }
-size_t TextBytes(const traces::StringMap& map) {
-  size_t n = 0;
-  for (const auto& [key, value] : map) n += key.size() + value.size() + 64;
+// Heap bytes behind a row's members (short strings live inside the string itself).
+size_t HeapBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
+size_t HeapBytes(const std::optional<std::string>& s) { return s ? HeapBytes(*s) : 0; }
+size_t HeapBytes(const std::vector<std::string>& v) {
+  size_t n = v.capacity() * sizeof(std::string);
+  for (const std::string& s : v) n += HeapBytes(s);
   return n;
 }
+// A std::map node: three pointers and a colour beside the pair, rounded up by malloc.
+constexpr size_t kMapNodeOverhead = 48;
+template <typename Value>
+size_t HeapBytes(const std::map<std::string, Value>& map) {
+  size_t n = map.size() * (kMapNodeOverhead + sizeof(std::pair<const std::string, Value>));
+  for (const auto& [key, value] : map) {
+    n += HeapBytes(key);
+    if constexpr (std::is_same_v<Value, std::string>) n += HeapBytes(value);
+  }
+  return n;
+}
+template <typename... Members>
+size_t SumHeapBytes(const Members&... members) {
+  return (HeapBytes(members) + ...);
+}
+
+// A cache entry's fixed part: the row in its batch's vector, the CachedRow and the hash node.
+template <typename Record>
+constexpr size_t kEntryBytes = sizeof(Record) + sizeof(std::string) + sizeof(CachedRow<Record>) + 32;
 
 // Creates before updates at the same instant, then arrival order (Langfuse's sort). Arrival
 // order makes the order total, so an unstable sort gives the same result as a stable one.
@@ -112,14 +133,25 @@ void MergeEntities(Batch& batch, std::unordered_map<std::string, Batch::Entity>&
 }  // namespace
 
 size_t ApproxBytes(const std::string& key, const traces::TraceRecord& r) {
-  return 512 + key.size() + TextBytes(r.input) + TextBytes(r.output) + TextBytes(r.metadata);
+  return kEntryBytes<traces::TraceRecord> + HeapBytes(key) +
+         SumHeapBytes(r.id, r.name, r.user_id, r.metadata, r.release, r.version, r.project_id, r.environment,
+                      r.tags, r.input, r.output, r.session_id);
 }
 size_t ApproxBytes(const std::string& key, const traces::ObservationRecord& r) {
-  return 768 + key.size() + TextBytes(r.input) + TextBytes(r.output) + TextBytes(r.metadata) +
-         TextBytes(r.model_parameters);
+  return kEntryBytes<traces::ObservationRecord> + HeapBytes(key) +
+         SumHeapBytes(r.id, r.trace_id, r.project_id, r.environment, r.type, r.parent_observation_id, r.name,
+                      r.metadata, r.level, r.status_message, r.version, r.input, r.output, r.provided_model_name,
+                      r.internal_model_id, r.model_parameters, r.provided_usage_details, r.usage_details,
+                      r.provided_cost_details, r.cost_details, r.prompt_id, r.prompt_name,
+                      r.usage_pricing_tier_id, r.usage_pricing_tier_name, r.tool_definitions, r.tool_calls,
+                      r.tool_call_names);
 }
 size_t ApproxBytes(const std::string& key, const traces::ScoreRecord& r) {
-  return 512 + key.size() + TextBytes(r.comment) + TextBytes(r.metadata) + r.long_string_value.size();
+  return kEntryBytes<traces::ScoreRecord> + HeapBytes(key) +
+         SumHeapBytes(r.id, r.project_id, r.environment, r.trace_id, r.session_id, r.dataset_run_id,
+                      r.observation_id, r.name, r.source, r.comment, r.metadata, r.author_user_id, r.config_id,
+                      r.data_type, r.string_value, r.long_string_value, r.queue_id, r.execution_trace_id,
+                      r.ingestion_api_key, r.ingestion_sdk_name, r.ingestion_sdk_version);
 }
 
 // The cache key of an entity, written into `out` (a reused buffer avoids an allocation per event).

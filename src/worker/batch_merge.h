@@ -22,7 +22,8 @@
 
 namespace langfuse::worker::internal {
 
-//! What a cached row costs in memory, roughly: its variable-length text plus a fixed overhead.
+//! What a cached row holds in memory: the record, its cache entry and hash node, and the heap
+//! bytes behind its strings, maps and arrays (allocator rounding aside).
 size_t ApproxBytes(const std::string& key, const traces::TraceRecord& r);
 size_t ApproxBytes(const std::string& key, const traces::ObservationRecord& r);
 size_t ApproxBytes(const std::string& key, const traces::ScoreRecord& r);

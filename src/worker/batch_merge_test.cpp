@@ -226,5 +226,29 @@ TEST(RecentRows, DropsTheOlderGenerationAndRowsTooLargeToKeep) {
   EXPECT_EQ(cache.Find("k4")->row().id, "r4") << "the cache keeps the rows alive";
 }
 
+// The byte budget holds what the rows really take: the record itself (over a kilobyte for an
+// observation before any text), its map nodes and its long strings, not just its text.
+TEST(RecentRows, ByteBudgetCountsTheWholeRow) {
+  traces::ObservationRecord row;
+  row.id = std::string(36, 'i');
+  row.trace_id = std::string(36, 't');
+  row.input = std::string(1000, 'x');
+  for (int k = 0; k < 10; ++k) row.usage_details["usage_key_number_" + std::to_string(k)] = k;
+  const size_t heap_at_least = 1000 + 2 * 36 + 10 * (sizeof(std::pair<const std::string, uint64_t>) + 20);
+  const size_t bytes = ApproxBytes("project\x1f" + row.id, row);
+  EXPECT_GE(bytes, sizeof(traces::ObservationRecord) + heap_at_least);
+  EXPECT_LE(bytes, 2 * (sizeof(traces::ObservationRecord) + heap_at_least));
+
+  constexpr size_t kBudget = 1 << 20;
+  RecentRows<traces::ObservationRecord> cache(1'000'000, kBudget);
+  auto rows = std::make_shared<std::vector<traces::ObservationRecord>>(2000, row);
+  std::shared_ptr<const std::vector<traces::ObservationRecord>> shared = rows;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    cache.Put("k" + std::to_string(i), CachedRow<traces::ObservationRecord>{shared, i});
+  }
+  EXPECT_GT(cache.size(), 0u);
+  EXPECT_LE(cache.size() * (sizeof(traces::ObservationRecord) + heap_at_least), kBudget);
+}
+
 }  // namespace
 }  // namespace langfuse::worker::internal

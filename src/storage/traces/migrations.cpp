@@ -177,6 +177,36 @@ constexpr std::string_view kMaterializeObservationsByTrace =
     "ALTER TABLE observations@ON_CLUSTER@ MATERIALIZE PROJECTION observations_by_trace "
     "SETTINGS mutations_sync = 0";
 
+// Migration 6. The projection of migration 5 carried every light column so that the UI's trace
+// tree could read through it too; rebuilding those columns in every merge (ReplacingMergeTree
+// rebuilds projections) took the engine's memory under sustained ingestion from ~180 MB to
+// ~350 MB. This one keeps only what the per-trace aggregates of a list page and the public
+// list's observation stats read; a single trace's tree reads the table itself, through the
+// trace_id bloom filter.
+// On a store that held data when migration 5 ran, its MATERIALIZE may still be at work, and a
+// projection a running mutation builds cannot be dropped: that mutation is stopped first.
+constexpr std::string_view kStopMaterializingObservationsByTrace =
+    "KILL MUTATION@ON_CLUSTER@ WHERE database = currentDatabase() AND table = 'observations' "
+    "AND command LIKE '%MATERIALIZE PROJECTION observations_by_trace%' SYNC";
+constexpr std::string_view kDropObservationsByTrace =
+    "ALTER TABLE observations@ON_CLUSTER@ DROP PROJECTION IF EXISTS observations_by_trace";
+constexpr std::string_view kObservationsTraceStats =
+    "ALTER TABLE observations@ON_CLUSTER@ ADD PROJECTION IF NOT EXISTS observations_trace_stats (SELECT "
+    "project_id, trace_id, start_time, id, end_time, level, total_cost, usage_details, event_ts, is_deleted "
+    "ORDER BY project_id, trace_id, start_time)";
+constexpr std::string_view kMaterializeObservationsTraceStats =
+    "ALTER TABLE observations@ON_CLUSTER@ MATERIALIZE PROJECTION observations_trace_stats "
+    "SETTINGS mutations_sync = 0";
+// Merges column by column (vertical) from the first row instead of from 131,072 rows: a
+// horizontal merge holds a block of every column of every source part at once, which for rows
+// carrying kilobytes of input and output cost about twice the memory and more CPU.
+constexpr std::string_view kVerticalMerges =
+    "vertical_merge_algorithm_min_rows_to_activate = 1, vertical_merge_algorithm_min_columns_to_activate = 1";
+constexpr std::string_view kTracesVerticalMerges = "ALTER TABLE traces@ON_CLUSTER@ MODIFY SETTING @VERTICAL@";
+constexpr std::string_view kObservationsVerticalMerges =
+    "ALTER TABLE observations@ON_CLUSTER@ MODIFY SETTING @VERTICAL@";
+constexpr std::string_view kScoresVerticalMerges = "ALTER TABLE scores@ON_CLUSTER@ MODIFY SETTING @VERTICAL@";
+
 constexpr std::string_view kCreateMigrationsTable =
     R"sql(CREATE TABLE IF NOT EXISTS langfuse_ch_migrations@ON_CLUSTER@
 (
@@ -256,6 +286,15 @@ const std::vector<ClickHouseMigration>& ClickHouseMigrations() {
       {5,
        "observations_by_trace_projection",
        {{kObservationsProjectionModes}, {kObservationsByTrace}, {kMaterializeObservationsByTrace}}},
+      {6,
+       "trace_stats_projection_and_vertical_merges",
+       {{kStopMaterializingObservationsByTrace},
+        {kDropObservationsByTrace},
+        {kObservationsTraceStats},
+        {kMaterializeObservationsTraceStats},
+        {kTracesVerticalMerges},
+        {kObservationsVerticalMerges},
+        {kScoresVerticalMerges}}},
   };
   return kMigrations;
 }
@@ -265,6 +304,7 @@ std::string RenderMigrationStatement(const MigrationStatement& statement, const 
   const bool clustered = !target.cluster.empty();
   ReplaceAll(sql, "@ON_CLUSTER@", clustered ? fmt::format(" ON CLUSTER `{}`", target.cluster) : "");
   ReplaceAll(sql, "@REPLICATED@", clustered ? "Replicated" : "");
+  ReplaceAll(sql, "@VERTICAL@", kVerticalMerges);
   ReplaceAll(sql, "@DEDUP_SETTINGS@", clustered ? "" : fmt::format("\nSETTINGS {}", kDedupWindow));
   ReplaceAll(sql, "@DEDUP_WINDOW@", kDedupWindow);
   return sql;

@@ -692,10 +692,26 @@ class RecordingTransport : public ClickHouseTransport {
   std::mutex mutex_;
 };
 
-// The per-trace reads of observations (a list page's aggregates, the tree, the public list's
-// stats) must go through the projection ordered by trace (tracing migration 5); a column added to
-// them that the projection lacks would silently send them back to reading whole days.
-TEST_F(UiQueriesChdbTest, ObservationReadsByTraceUseTheTraceOrderedProjection) {
+// Tracing migration 6 on a real store: the slim projection replaces the wide one, and the three
+// tables merge vertically (column by column), which holds their merges' memory down.
+TEST_F(UiQueriesChdbTest, TablesMergeVerticallyAndKeepOnlyTheSlimProjection) {
+  for (const char* table : {"traces", "observations", "scores"}) {
+    auto ddl = transport().Query(fmt::format("SHOW CREATE TABLE {}", table), {}, "TabSeparatedRaw");
+    ASSERT_TRUE(ddl.ok()) << ddl.status().message();
+    EXPECT_NE(ddl->find("vertical_merge_algorithm_min_rows_to_activate = 1"), std::string::npos) << *ddl;
+    EXPECT_NE(ddl->find("vertical_merge_algorithm_min_columns_to_activate = 1"), std::string::npos) << *ddl;
+    EXPECT_EQ(ddl->find("observations_by_trace"), std::string::npos) << *ddl;
+    EXPECT_EQ(ddl->find("PROJECTION observations_trace_stats") != std::string::npos,
+              std::string_view(table) == "observations")
+        << *ddl;
+  }
+}
+
+// The per-trace aggregates of observations (a list page's, the public list's stats) must go
+// through the projection ordered by trace (tracing migration 6); a column added to them that the
+// projection lacks would silently send them back to reading whole days. A single trace's tree
+// reads the table itself (its light columns are more than the projection keeps).
+TEST_F(UiQueriesChdbTest, ObservationAggregatesByTraceUseTheTraceOrderedProjection) {
   // Several granules: 3,000 traces of 8 observations each, over one day.
   std::vector<TraceRecord> traces;
   std::vector<ObservationRecord> observations;
@@ -712,19 +728,26 @@ TEST_F(UiQueriesChdbTest, ObservationReadsByTraceUseTheTraceOrderedProjection) {
 
   RecordingTransport recorder(transport());
   ASSERT_TRUE(ListUiTraces(recorder, project_, {}).ok());
-  ASSERT_TRUE(GetUiTrace(recorder, project_, "trace-0042").ok());
   ASSERT_TRUE(ObservationStatsOfTraces(recorder, project_, {"trace-0001", "trace-2999"}, kT0).ok());
+  const size_t aggregate_queries = recorder.queries.size();
+  ASSERT_TRUE(GetUiTrace(recorder, project_, "trace-0042").ok());
   int checked = 0;
-  for (const auto& [sql, params] : recorder.queries) {
+  for (size_t i = 0; i < recorder.queries.size(); ++i) {
+    const auto& [sql, params] = recorder.queries[i];
     if (sql.find("FROM observations WHERE") == std::string::npos || sql.find("trace_id") == std::string::npos) {
       continue;
     }
-    ++checked;
     auto plan = transport().Query("EXPLAIN indexes = 1 " + sql, params, "TabSeparatedRaw");
     ASSERT_TRUE(plan.ok()) << plan.status().message();
-    EXPECT_NE(plan->find("observations_by_trace"), std::string::npos) << sql << "\n" << *plan;
+    if (i < aggregate_queries) {
+      ++checked;
+      EXPECT_NE(plan->find("observations_trace_stats"), std::string::npos) << sql << "\n" << *plan;
+    } else {
+      // The tree still skips the granules without the trace.
+      EXPECT_NE(plan->find("idx_trace_id"), std::string::npos) << sql << "\n" << *plan;
+    }
   }
-  EXPECT_EQ(checked, 3);
+  EXPECT_EQ(checked, 2);
 }
 
 }  // namespace
