@@ -114,7 +114,8 @@ std::optional<int64_t> ParseClickHouseDateTime64(std::string_view s) {
 }
 
 namespace {
-std::string Format(int64_t ms, const char* pattern) {
+// YYYY-MM-DD<sep>HH:MM:SS.mmm, followed by `suffix` (years outside 0-9999 as %04d writes them).
+std::string Format(int64_t ms, char separator, std::string_view suffix) {
   int64_t days = ms / 86'400'000;
   int64_t rem = ms % 86'400'000;
   if (rem < 0) {
@@ -128,14 +129,39 @@ std::string Format(int64_t ms, const char* pattern) {
   const int mi = static_cast<int>(rem / 60'000 % 60);
   const int sec = static_cast<int>(rem / 1000 % 60);
   const int milli = static_cast<int>(rem % 1000);
-  char buf[48];
-  std::snprintf(buf, sizeof(buf), pattern, static_cast<int>(y), m, d, h, mi, sec, milli);
-  return buf;
+  if (y < 0 || y > 9999) {  // rare: the general path
+    char buf[48];
+    std::snprintf(buf, sizeof(buf), "%04d-%02u-%02u%c%02d:%02d:%02d.%03d", static_cast<int>(y), m, d, separator, h,
+                  mi, sec, milli);
+    return std::string(buf) + std::string(suffix);
+  }
+  char buf[24];
+  const auto put = [&buf](int at, int value, int width) {
+    for (int i = width - 1; i >= 0; --i, value /= 10) buf[at + i] = static_cast<char>('0' + value % 10);
+  };
+  put(0, static_cast<int>(y), 4);
+  buf[4] = '-';
+  put(5, static_cast<int>(m), 2);
+  buf[7] = '-';
+  put(8, static_cast<int>(d), 2);
+  buf[10] = separator;
+  put(11, h, 2);
+  buf[13] = ':';
+  put(14, mi, 2);
+  buf[16] = ':';
+  put(17, sec, 2);
+  buf[19] = '.';
+  put(20, milli, 3);
+  std::string out;
+  out.reserve(23 + suffix.size());
+  out.append(buf, 23);
+  out.append(suffix);
+  return out;
 }
 }  // namespace
 
-std::string FormatIso8601Ms(int64_t ms) { return Format(ms, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ"); }
+std::string FormatIso8601Ms(int64_t ms) { return Format(ms, 'T', "Z"); }
 
-std::string FormatClickHouseDateTime64(int64_t ms) { return Format(ms, "%04d-%02u-%02u %02d:%02d:%02d.%03d"); }
+std::string FormatClickHouseDateTime64(int64_t ms) { return Format(ms, ' ', ""); }
 
 }  // namespace langfuse
