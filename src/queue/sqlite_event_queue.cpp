@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/time.h"
 #include "queue/event_queue.h"
 
@@ -371,6 +372,10 @@ class SqliteEventQueue final : public EventQueue {
 
   void CommitLoop() {
     pthread_setname_np(pthread_self(), "lf-queue-commit");
+    // A request's 207 waits for the commit under way and then its own: this is most of an
+    // ingestion request's latency beyond its parsing.
+    Histogram& commit_seconds = Metrics().GetHistogram(
+        "langfuse_queue_commit_seconds", "Time of one group commit of the local queue (appends, acks, dead letters)");
     for (;;) {
       std::deque<Op> batch;
       {
@@ -379,7 +384,9 @@ class SqliteEventQueue final : public EventQueue {
         if (ops_.empty() && stopping_) return;
         batch.swap(ops_);
       }
+      const auto started = std::chrono::steady_clock::now();
       CommitBatch(batch);
+      commit_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
       {
         std::lock_guard lock(notify_mu_);
         committed_generation_.fetch_add(1);

@@ -1,9 +1,12 @@
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 
 #include "common/ids.h"
+#include "common/metrics.h"
 #include "queue/event_queue.h"
 #include "queue/event_queue_conformance.h"
 
@@ -37,6 +40,31 @@ TEST(LocalEventQueue, OpenFailsClearlyWhereNoFileCanBeCreated) {
   auto q = OpenLocalEventQueue(path);
   ASSERT_FALSE(q.ok());
   EXPECT_NE(q.status().message().find(path), std::string::npos) << q.status().message();
+}
+
+// Each group commit is timed in langfuse_queue_commit_seconds (what a request's 207 waits for).
+TEST(LocalEventQueue, CommitsAreTimedInTheMetrics) {
+  const auto count = [] {
+    const std::string text = Metrics().RenderPrometheus();
+    const std::string key = "langfuse_queue_commit_seconds_count ";
+    const size_t at = text.find(key);
+    return at == std::string::npos ? -1L : std::stol(text.substr(at + key.size()));
+  };
+  const std::string path = (TempDir() / ("queue-" + RandomHex(8) + ".db")).string();
+  {
+    auto q = OpenLocalEventQueue(path);
+    ASSERT_TRUE(q.ok()) << q.status().message();
+    const long before = count();
+    ASSERT_TRUE((*q)->Append({EventQueue::NewItem{"payload", 1}}).ok());
+    ASSERT_TRUE((*q)->Append({EventQueue::NewItem{"payload", 1}}).ok());
+    // Observed right after the commit, which may be just after Append returned.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (count() < std::max(before, 0L) + 2 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    EXPECT_GE(count(), std::max(before, 0L) + 2);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix);
 }
 
 }  // namespace
