@@ -326,7 +326,8 @@ function procStatus(pid) {
     const all = opts.pids.map((p) => procStatus(p)).filter(Boolean);
     if (!all.length) return null;
     const sum = (k) => all.reduce((a, x) => a + (x[k] ?? 0), 0);
-    return { rssKb: sum('rssKb'), hwmKb: sum('hwmKb'), threads: sum('threads') };
+    return { rssKb: sum('rssKb'), anonKb: sum('anonKb'), fileKb: sum('fileKb'), hwmKb: sum('hwmKb'),
+      threads: sum('threads') };
   }
   try {
     const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -335,7 +336,10 @@ function procStatus(pid) {
       return m ? Number(m[1]) : null;
     };
     const threads = text.match(/^Threads:\s+(\d+)/m);
-    return { rssKb: kb('VmRSS'), hwmKb: kb('VmHWM'), threads: threads ? Number(threads[1]) : null };
+    // RssFile: mapped files (chDB's library text, ~190 MB), clean pages the kernel can drop and
+    // re-read; RssAnon: the heaps. Both count in RSS, which is what the target is checked on.
+    return { rssKb: kb('VmRSS'), anonKb: kb('RssAnon'), fileKb: kb('RssFile'), hwmKb: kb('VmHWM'),
+      threads: threads ? Number(threads[1]) : null };
   } catch {
     return null;
   }
@@ -442,11 +446,15 @@ async function main() {
 
   // Sample the server's memory every 200 ms.
   let peakRssKb = 0;
+  let peakAnonKb = 0;
+  let fileKbAtPeak = null;
   let peakThreads = 0;
   const sampleMem = () => {
     const s = procStatus(server.pid);
     if (s) {
+      if ((s.rssKb ?? 0) > peakRssKb) fileKbAtPeak = s.fileKb;
       peakRssKb = Math.max(peakRssKb, s.rssKb ?? 0);
+      peakAnonKb = Math.max(peakAnonKb, s.anonKb ?? 0);
       peakThreads = Math.max(peakThreads, s.threads ?? 0);
     }
     return s;
@@ -514,7 +522,24 @@ async function main() {
       pending,
       lag: metricValue(r.body, 'langfuse_queue_oldest_event_age_seconds'),
       deadLetters: metricValue(r.body, 'langfuse_queue_dead_letters'),
+      commits: queueCommits(r.body),
     };
+  }
+  // The embedded queue's group commits so far (langfuse_queue_commit_seconds): how many, and the
+  // upper bound of the bucket holding their p50 / p99 and maximum, in ms (null for the Redis queue).
+  function queueCommits(text) {
+    const name = 'langfuse_queue_commit_seconds';
+    const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\S+)`, 'gm'))]
+      .map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])])
+      .sort((a, b) => a[0] - b[0]);
+    const count = metricValue(text, `${name}_count`);
+    if (!buckets.length || !count) return null;
+    const upTo = (q) => {
+      const b = buckets.find(([, cum]) => cum >= q * count);
+      return b && b[0] !== Infinity ? b[0] * 1000 : null;
+    };
+    return { count, total_s: +(metricValue(text, `${name}_sum`) ?? 0).toFixed(2), p50_le_ms: upTo(0.5),
+      p99_le_ms: upTo(0.99), max_le_ms: upTo(1) };
   }
   const loadStart = performance.now();
   const cpuAtLoadStart = procCpuSeconds(server.pid);
@@ -625,6 +650,7 @@ async function main() {
   let pendingLeft = null;
   let drainSeconds = null;
   let deadLetters = null;
+  let commitsAtStop = null;
   const drainStart = performance.now();
   while (!exited) {
     const q = await queuePending();
@@ -635,6 +661,7 @@ async function main() {
     if (pendingAtStop === null) {
       pendingAtStop = q.pending;
       lagAtStop = q.lag;
+      commitsAtStop = q.commits;
     }
     pendingLeft = q.pending;
     deadLetters = q.deadLetters;
@@ -839,6 +866,7 @@ async function main() {
     get_trace_ms_readback: getVerify,
     queue_pending_at_stop: pendingAtStop,
     queue_lag_at_stop_s: lagAtStop,
+    queue_commits_during_load: commitsAtStop,
     drain_s: drained ? r3(drainSeconds) : null,
     drain_events_per_s: r1(drainRate),
     queue_pending_left: drained ? 0 : pendingLeft,
@@ -851,6 +879,8 @@ async function main() {
     verify_s: r3(verifySeconds),
     server_rss_start_mb: rssAtStartKb === null ? null : Math.round(rssAtStartKb / 102.4) / 10,
     server_peak_rss_mb: Math.round(peakRssKb / 102.4) / 10,
+    server_peak_rss_anon_mb: Math.round(peakAnonKb / 102.4) / 10,
+    server_rss_file_at_peak_mb: fileKbAtPeak === null ? null : Math.round(fileKbAtPeak / 102.4) / 10,
     server_vmhwm_mb: hwmKb === null ? null : Math.round(hwmKb / 102.4) / 10,
     server_peak_threads: peakThreads,
     server_cpu_s_load: cpuAtLoadEnd !== null && cpuAtLoadStart !== null ? +(cpuAtLoadEnd - cpuAtLoadStart).toFixed(2) : null,
@@ -902,6 +932,11 @@ async function main() {
     L('GET trace ms', `probes under load (mostly 404s) p50 ${ms(getLoad.p50)}  p99 ${ms(getLoad.p99)} (n=${getLoad.n}); ` +
       `idle probes p50 ${ms(getIdle.p50)}  p99 ${ms(getIdle.p99)} (n=${getIdle.n}); ` +
       `readback (found) p50 ${ms(getVerify.p50)}  p99 ${ms(getVerify.p99)} (n=${getVerify.n})`);
+    if (commitsAtStop) {
+      const c = commitsAtStop;
+      L('queue commits', `${fmtInt(c.count)} group commits by the end of the load, ${c.total_s} s in all; ` +
+        `p50 <= ${c.p50_le_ms ?? '?'} ms, p99 <= ${c.p99_le_ms ?? '?'} ms, max <= ${c.max_le_ms ?? '>largest bucket'} ms`);
+    }
     L('queue drain', `${fmtInt(pendingAtStop)} events queued at stop (oldest ${lagAtStop ?? 'n/a'} s); ` +
       (drained ? `empty after ${drainSeconds.toFixed(2)} s` : `${fmtInt(pendingLeft)} still queued after ${opts.drainTimeout} s`) +
       ` (${fmtInt(drainRate)} events/s); dead letters ${deadLetters ?? 'n/a'}`);
@@ -910,7 +945,8 @@ async function main() {
       (verified < verifyN ? `; ${verifyN - verified} of ${verifyN} not checked (${opts.verifySeconds} s cap)` : '') +
       (drained ? '' : '; sampled from the batches already written'));
     L('server memory', `peak RSS ${result.server_peak_rss_mb} MB (VmHWM ${result.server_vmhwm_mb} MB; ` +
-      `${result.server_rss_start_mb} MB at start); ${peakThreads} threads`);
+      `${result.server_rss_start_mb} MB at start; peak anonymous ${result.server_peak_rss_anon_mb} MB, ` +
+      `mapped files ${result.server_rss_file_at_peak_mb} MB at the peak); ${peakThreads} threads`);
     L('server CPU', `${result.server_cpu_s_load} s during load (${result.server_cores_during_load} cores), ` +
       `${result.server_cpu_s_load_and_drain} s incl. drain, ${cpuTotal} s total; load generator ${result.client_cpu_s} s`);
     L('server stop', `SIGTERM -> exit in ${shutdownSeconds === null ? 'n/a' : shutdownSeconds.toFixed(2) + ' s'} ` +

@@ -207,6 +207,19 @@ constexpr std::string_view kObservationsVerticalMerges =
     "ALTER TABLE observations@ON_CLUSTER@ MODIFY SETTING @VERTICAL@";
 constexpr std::string_view kScoresVerticalMerges = "ALTER TABLE scores@ON_CLUSTER@ MODIFY SETTING @VERTICAL@";
 
+// Migration 7 (a table without replicas only). The worker acknowledges queue entries once their
+// INSERT has returned, and without these settings that INSERT has only reached the page cache: a
+// crash of the machine (not of the process) in the next ~30 s before the kernel writes it back
+// would lose events that were acknowledged and removed from the queue. With them every inserted
+// part and its directory are flushed before the INSERT returns. On a replicated cluster the
+// choice (these settings, insert_quorum) stays with its operator. Merged parts need nothing: the parts they replace stay on
+// disk for `old_parts_lifetime` (8 minutes), well past the kernel's writeback.
+constexpr std::string_view kDurableInserts = "fsync_after_insert = 1, fsync_part_directory = 1";
+constexpr std::string_view kTracesDurableInserts = "ALTER TABLE traces MODIFY SETTING @DURABLE_INSERTS@";
+constexpr std::string_view kObservationsDurableInserts =
+    "ALTER TABLE observations MODIFY SETTING @DURABLE_INSERTS@";
+constexpr std::string_view kScoresDurableInserts = "ALTER TABLE scores MODIFY SETTING @DURABLE_INSERTS@";
+
 constexpr std::string_view kCreateMigrationsTable =
     R"sql(CREATE TABLE IF NOT EXISTS langfuse_ch_migrations@ON_CLUSTER@
 (
@@ -295,6 +308,9 @@ const std::vector<ClickHouseMigration>& ClickHouseMigrations() {
         {kTracesVerticalMerges},
         {kObservationsVerticalMerges},
         {kScoresVerticalMerges}}},
+      {7,
+       "durable_inserts_without_replicas",
+       {{kTracesDurableInserts, true}, {kObservationsDurableInserts, true}, {kScoresDurableInserts, true}}},
   };
   return kMigrations;
 }
@@ -305,6 +321,7 @@ std::string RenderMigrationStatement(const MigrationStatement& statement, const 
   ReplaceAll(sql, "@ON_CLUSTER@", clustered ? fmt::format(" ON CLUSTER `{}`", target.cluster) : "");
   ReplaceAll(sql, "@REPLICATED@", clustered ? "Replicated" : "");
   ReplaceAll(sql, "@VERTICAL@", kVerticalMerges);
+  ReplaceAll(sql, "@DURABLE_INSERTS@", kDurableInserts);
   ReplaceAll(sql, "@DEDUP_SETTINGS@", clustered ? "" : fmt::format("\nSETTINGS {}", kDedupWindow));
   ReplaceAll(sql, "@DEDUP_WINDOW@", kDedupWindow);
   return sql;

@@ -5,6 +5,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -131,7 +132,22 @@ TEST(MigrationsTest, ClusterSkipsUnclusteredOnlyStatementsAndChecksName) {
   ASSERT_TRUE(ApplyClickHouseMigrations(transport, {"c1"}, &applied).ok());
   for (const std::string& sql : transport.statements) {
     EXPECT_EQ(sql.find("non_replicated_deduplication_window"), std::string::npos) << sql;
+    EXPECT_EQ(sql.find("fsync_after_insert"), std::string::npos) << sql;  // the operator's choice there
     EXPECT_NE(sql.find("ON CLUSTER `c1`"), std::string::npos) << sql;
+  }
+}
+
+// Without replicas, an acknowledged event must survive a crash of the machine: each tracing
+// table flushes its inserted parts before the INSERT returns (tracing migration 7).
+TEST(MigrationsTest, TablesWithoutReplicasFlushTheirInserts) {
+  FakeTransport transport;
+  ASSERT_TRUE(ApplyClickHouseMigrations(transport, {}, nullptr).ok());
+  for (const char* table : {"traces", "observations", "scores"}) {
+    const std::string expected =
+        fmt::format("ALTER TABLE {} MODIFY SETTING fsync_after_insert = 1, fsync_part_directory = 1", table);
+    EXPECT_NE(std::find(transport.statements.begin(), transport.statements.end(), expected),
+              transport.statements.end())
+        << expected;
   }
 }
 

@@ -694,12 +694,14 @@ class RecordingTransport : public ClickHouseTransport {
 
 // Tracing migration 6 on a real store: the slim projection replaces the wide one, and the three
 // tables merge vertically (column by column), which holds their merges' memory down.
-TEST_F(UiQueriesChdbTest, TablesMergeVerticallyAndKeepOnlyTheSlimProjection) {
+TEST_F(UiQueriesChdbTest, TablesMergeVerticallyFlushInsertsAndKeepOnlyTheSlimProjection) {
   for (const char* table : {"traces", "observations", "scores"}) {
     auto ddl = transport().Query(fmt::format("SHOW CREATE TABLE {}", table), {}, "TabSeparatedRaw");
     ASSERT_TRUE(ddl.ok()) << ddl.status().message();
     EXPECT_NE(ddl->find("vertical_merge_algorithm_min_rows_to_activate = 1"), std::string::npos) << *ddl;
     EXPECT_NE(ddl->find("vertical_merge_algorithm_min_columns_to_activate = 1"), std::string::npos) << *ddl;
+    EXPECT_NE(ddl->find("fsync_after_insert = 1"), std::string::npos) << *ddl;
+    EXPECT_NE(ddl->find("fsync_part_directory = 1"), std::string::npos) << *ddl;
     EXPECT_EQ(ddl->find("observations_by_trace"), std::string::npos) << *ddl;
     EXPECT_EQ(ddl->find("PROJECTION observations_trace_stats") != std::string::npos,
               std::string_view(table) == "observations")
