@@ -1,6 +1,10 @@
 #include "ingest/batch.h"
 
+#include <algorithm>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "common/json_text.h"
 
@@ -8,17 +12,45 @@ namespace langfuse::ingest {
 
 namespace {
 constexpr size_t kKeepParserCapacity = 1 << 20;
-thread_local std::unique_ptr<simdjson::dom::parser> t_parser;
+
+// Idle parsers, shared by every handler thread: a request takes one and gives it back. Only as
+// many are ever busy as requests are parsed at once (bounded by the cores, not by the dozens of
+// handler threads), so the pool keeps that many warm and frees the rest.
+class ParserPool {
+ public:
+  std::unique_ptr<simdjson::dom::parser> Take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto parser = std::move(idle_.back());
+        idle_.pop_back();
+        return parser;
+      }
+    }
+    return std::make_unique<simdjson::dom::parser>();
+  }
+
+  void Give(std::unique_ptr<simdjson::dom::parser> parser) {
+    if (parser->capacity() > kKeepParserCapacity) return;  // grew for a large body: let it go
+    std::lock_guard lock(mu_);
+    if (idle_.size() < max_idle_) idle_.push_back(std::move(parser));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<simdjson::dom::parser>> idle_;
+  const size_t max_idle_ = std::max<size_t>(4, 2 * std::thread::hardware_concurrency());
+};
+
+ParserPool& Pool() {
+  static ParserPool* pool = new ParserPool();  // never destroyed: handler threads may outlive statics
+  return *pool;
+}
 }  // namespace
 
-RequestParser::RequestParser() {
-  if (!t_parser) t_parser = std::make_unique<simdjson::dom::parser>();
-  parser_ = t_parser.get();
-}
+RequestParser::RequestParser() : parser_(Pool().Take()) {}
 
-RequestParser::~RequestParser() {
-  if (t_parser && t_parser->capacity() > kKeepParserCapacity) t_parser.reset();
-}
+RequestParser::~RequestParser() { Pool().Give(std::move(parser_)); }
 
 StatusOr<BatchValidation> ValidateBatch(simdjson::dom::parser& parser, std::string_view body, const EventScope& scope) {
   simdjson::dom::element root;

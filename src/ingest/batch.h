@@ -1,5 +1,6 @@
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,9 +13,11 @@
 
 namespace langfuse::ingest {
 
-//! A per-thread simdjson parser for request bodies. simdjson keeps buffers sized for the largest
-//! document it parsed; with dozens of handler threads a few 4 MB bodies would pin hundreds of MB,
-//! so the parser is dropped after a large document and the next request starts small.
+//! A simdjson parser for one request body, taken from a process-wide pool and given back when
+//! this goes out of scope. simdjson keeps buffers sized for the largest document it parsed (about
+//! ten times its size): one parser per handler thread pinned ~1 MB each for 100 KB bodies across
+//! dozens of threads, so the pool keeps only a few idle parsers (as many as are parsed at once),
+//! and a parser that grew past 1 MB for a large body is freed instead of kept.
 class RequestParser {
  public:
   RequestParser();
@@ -24,7 +27,7 @@ class RequestParser {
   simdjson::dom::parser& get() { return *parser_; }
 
  private:
-  simdjson::dom::parser* parser_;
+  std::unique_ptr<simdjson::dom::parser> parser_;
 };
 
 //! The outcome of validating one POST /api/public/ingestion body.

@@ -49,5 +49,34 @@ TEST(QueuePayload, RoundTrips) {
   EXPECT_EQ(decoded->events[0].observation.name.value, "q\"x");
 }
 
+// Request bodies are parsed by pooled parsers: a returned one is handed out again (its buffers
+// stay warm), two held at once are distinct, and one that grew past 1 MB for a large body is
+// freed rather than kept (the next request starts small).
+TEST(RequestParser, ReusesIdleParsersAndDropsOnesGrownLarge) {
+  const std::string small = R"({"batch":[]})";
+  simdjson::dom::parser* first = nullptr;
+  {
+    RequestParser a;
+    ASSERT_TRUE(ValidateBatch(a.get(), small, {}).ok());
+    first = &a.get();
+  }
+  {
+    RequestParser b;
+    EXPECT_EQ(&b.get(), first);
+    RequestParser c;
+    EXPECT_NE(&c.get(), &b.get());
+  }
+  {
+    RequestParser big;
+    const std::string large = R"({"batch":[],"metadata":")" + std::string(2 << 20, 'x') + R"("})";
+    ASSERT_TRUE(ValidateBatch(big.get(), large, {}).ok());
+    EXPECT_GT(big.get().capacity(), size_t{1} << 20);
+  }
+  for (int i = 0; i < 3; ++i) {
+    RequestParser next;
+    EXPECT_LE(next.get().capacity(), size_t{1} << 20);
+  }
+}
+
 }  // namespace
 }  // namespace langfuse::ingest
