@@ -522,7 +522,7 @@ async function main() {
       pending,
       lag: metricValue(r.body, 'langfuse_queue_oldest_event_age_seconds'),
       deadLetters: metricValue(r.body, 'langfuse_queue_dead_letters'),
-      commits: queueCommits(r.body),
+      text: r.body,
     };
   }
   // The embedded queue's group commits so far (langfuse_queue_commit_seconds): how many, and the
@@ -661,7 +661,7 @@ async function main() {
     if (pendingAtStop === null) {
       pendingAtStop = q.pending;
       lagAtStop = q.lag;
-      commitsAtStop = q.commits;
+      commitsAtStop = queueCommits(q.text);
     }
     pendingLeft = q.pending;
     deadLetters = q.deadLetters;

@@ -212,8 +212,9 @@ constexpr std::string_view kScoresVerticalMerges = "ALTER TABLE scores@ON_CLUSTE
 // crash of the machine (not of the process) in the next ~30 s before the kernel writes it back
 // would lose events that were acknowledged and removed from the queue. With them every inserted
 // part and its directory are flushed before the INSERT returns. On a replicated cluster the
-// choice (these settings, insert_quorum) stays with its operator. Merged parts need nothing: the parts they replace stay on
-// disk for `old_parts_lifetime` (8 minutes), well past the kernel's writeback.
+// choice (these settings, insert_quorum) stays with its operator. Merged parts need nothing: the
+// parts they replace stay on disk for `old_parts_lifetime` (8 minutes), well past the kernel's
+// writeback.
 constexpr std::string_view kDurableInserts = "fsync_after_insert = 1, fsync_part_directory = 1";
 constexpr std::string_view kTracesDurableInserts = "ALTER TABLE traces MODIFY SETTING @DURABLE_INSERTS@";
 constexpr std::string_view kObservationsDurableInserts =

@@ -692,8 +692,9 @@ class RecordingTransport : public ClickHouseTransport {
   std::mutex mutex_;
 };
 
-// Tracing migration 6 on a real store: the slim projection replaces the wide one, and the three
-// tables merge vertically (column by column), which holds their merges' memory down.
+// Tracing migrations 6 and 7 on a real store: the slim projection replaces the wide one, the three
+// tables merge vertically (column by column), which holds their merges' memory down, and flush
+// every inserted part before the INSERT returns.
 TEST_F(UiQueriesChdbTest, TablesMergeVerticallyFlushInsertsAndKeepOnlyTheSlimProjection) {
   for (const char* table : {"traces", "observations", "scores"}) {
     auto ddl = transport().Query(fmt::format("SHOW CREATE TABLE {}", table), {}, "TabSeparatedRaw");
