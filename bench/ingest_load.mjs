@@ -360,6 +360,21 @@ function procCpuSeconds(pid) {
   }
 }
 
+// Bytes the process caused to be written to storage (/proc/PID/io write_bytes: the queue's
+// SQLite files and chDB's parts, after the page cache); null when unreadable.
+function procWriteBytes(pid) {
+  if (pid === null) {
+    const all = opts.pids.map((p) => procWriteBytes(p)).filter((x) => x !== null);
+    return all.length ? all.reduce((a, b) => a + b, 0) : null;
+  }
+  try {
+    const m = fs.readFileSync(`/proc/${pid}/io`, 'utf8').match(/^write_bytes:\s+(\d+)/m);
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 
@@ -543,6 +558,7 @@ async function main() {
   }
   const loadStart = performance.now();
   const cpuAtLoadStart = procCpuSeconds(server.pid);
+  const writtenAtLoadStart = procWriteBytes(server.pid);
   const clientCpu0 = process.cpuUsage();
 
   // Queue depth once a second during the load: written = accepted - pending.
@@ -638,6 +654,7 @@ async function main() {
   const loadEnd = performance.now();
   const loadSeconds = (loadEnd - loadStart) / 1000;
   const cpuAtLoadEnd = procCpuSeconds(server.pid);
+  const writtenAtLoadEnd = procWriteBytes(server.pid);
   const clientCpu = process.cpuUsage(clientCpu0);
   loadAgent.destroy();
   if (exited) fail(`server exited under load (code ${exited.code}, signal ${exited.signal})`);
@@ -890,6 +907,8 @@ async function main() {
     server_cores_during_load:
       cpuAtLoadEnd !== null && cpuAtLoadStart !== null ? +((cpuAtLoadEnd - cpuAtLoadStart) / loadSeconds).toFixed(2) : null,
     client_cpu_s: +((clientCpu.user + clientCpu.system) / 1e6).toFixed(2),
+    server_disk_write_mb_load:
+      writtenAtLoadEnd !== null && writtenAtLoadStart !== null ? +((writtenAtLoadEnd - writtenAtLoadStart) / 1e6).toFixed(1) : null,
     server_shutdown_s: r3(shutdownSeconds),
     server_exit: { code: exitInfo.code, signal: exitInfo.signal },
     server_log_lines: logLines.length,
@@ -949,6 +968,12 @@ async function main() {
       `mapped files ${result.server_rss_file_at_peak_mb} MB at the peak); ${peakThreads} threads`);
     L('server CPU', `${result.server_cpu_s_load} s during load (${result.server_cores_during_load} cores), ` +
       `${result.server_cpu_s_load_and_drain} s incl. drain, ${cpuTotal} s total; load generator ${result.client_cpu_s} s`);
+    if (result.server_disk_write_mb_load !== null) {
+      const mb = result.server_disk_write_mb_load;
+      const payloadMb = (acceptedEvents * bytesPerEvent) / 1e6;
+      L('server disk writes', `${mb} MB during load (${(mb / loadSeconds).toFixed(1)} MB/s; ` +
+        `${(mb / payloadMb).toFixed(2)} x the ${payloadMb.toFixed(0)} MB of events accepted)`);
+    }
     L('server stop', `SIGTERM -> exit in ${shutdownSeconds === null ? 'n/a' : shutdownSeconds.toFixed(2) + ' s'} ` +
       `(code ${exitInfo.code}, signal ${exitInfo.signal}); log: ${logErrorLines.length} error / ${logWarnLines.length} warn lines`);
     if (ceiling) {
