@@ -8,6 +8,7 @@
 #include "app/application.h"
 #include "common/time.h"
 #include "config/config.h"
+#include "ingest/batch.h"
 #include "queue/event_queue.h"
 
 namespace langfuse::app {
@@ -63,7 +64,8 @@ int RunDlqCommand(const std::vector<std::string>& args) {
       return 1;
     }
     for (const auto& d : *letters) {
-      auto payload = nlohmann::json::parse(d.payload, nullptr, false);
+      auto json = ingest::QueuePayloadJson(d.payload);
+      auto payload = nlohmann::json::parse(json.ok() ? *json : std::string(), nullptr, false);
       nlohmann::ordered_json line = {{"id", d.id},
                                      {"acceptedAt", FormatIso8601Ms(d.enqueued_at_ms)},
                                      {"failedAt", FormatIso8601Ms(d.failed_at_ms)},

@@ -6,6 +6,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/compression.h"
 #include "common/json_text.h"
 
 namespace langfuse::ingest {
@@ -111,15 +112,31 @@ std::string EncodeQueuePayload(const std::string& project_id, const IngestionSou
     out += events[i];
   }
   out += "]}";
-  return out;
+  return ZstdCompress(out);
+}
+
+StatusOr<std::string> QueuePayloadJson(std::string_view payload, size_t spare_capacity) {
+  std::string json;
+  if (!IsZstdFrame(payload)) {
+    json.reserve(payload.size() + spare_capacity);
+    json.assign(payload);
+    return json;
+  }
+  Status s = ZstdDecompress(payload, kMaxQueuePayloadJsonBytes, json, spare_capacity);
+  if (!s.ok()) return Status::InvalidArgument("queue payload: " + s.message());
+  return json;
 }
 
 StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::string_view payload) {
+  auto json = QueuePayloadJson(payload, simdjson::SIMDJSON_PADDING);
+  if (!json.ok()) return json.status();
   simdjson::dom::object root;
-  if (parser.parse(payload.data(), payload.size()).get_object().get(root) != simdjson::SUCCESS) {
+  // The spare capacity is simdjson's padding, so it parses the text where it is.
+  if (parser.parse(json->data(), json->size(), false).get_object().get(root) != simdjson::SUCCESS) {
     return Status::InvalidArgument("queue payload is not a JSON object");
   }
   DecodedPayload out;
+  out.json_bytes = json->size();
   std::string_view s;
   int64_t received = 0;
   simdjson::dom::array events;

@@ -45,9 +45,20 @@ struct BatchValidation {
 //! list; events without a body id are listed as successes and not enqueued.
 StatusOr<BatchValidation> ValidateBatch(simdjson::dom::parser& parser, std::string_view body, const EventScope& scope);
 
-//! The queue payload for one request's accepted events.
+//! Largest queue payload a reader decompresses (far above any accepted request's events).
+inline constexpr size_t kMaxQueuePayloadJsonBytes = 512u << 20;
+
+//! The queue payload for one request's accepted events: a JSON object (project, API key, SDK,
+//! received-at time, the events as sent) in one zstd frame. The queue fsyncs every byte it keeps
+//! and checkpoints it again, so the frame cuts the queue's disk writes (and a Redis queue's
+//! memory) about five-fold for ~3 % of a core at 20 MB/s of events.
 std::string EncodeQueuePayload(const std::string& project_id, const IngestionSource& source, int64_t received_at_ms,
                                const std::vector<std::string>& events);
+
+//! The JSON text of a queue payload: the frame decompressed, or the payload itself when it is
+//! plain JSON (entries queued by versions that wrote it uncompressed). `spare_capacity` as in
+//! ZstdDecompress.
+StatusOr<std::string> QueuePayloadJson(std::string_view payload, size_t spare_capacity = 0);
 
 //! A decoded queue payload: its events parsed, ready to merge.
 struct DecodedPayload {
@@ -56,6 +67,7 @@ struct DecodedPayload {
   int64_t received_at_ms = 0;
   std::vector<ParsedEvent> events;
   size_t skipped = 0;                   //!< events that no longer validate (logged by the worker)
+  size_t json_bytes = 0;                //!< size of the payload's JSON text (what it takes in memory)
 };
 
 StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::string_view payload);

@@ -49,6 +49,44 @@ TEST(QueuePayload, RoundTrips) {
   EXPECT_EQ(decoded->events[0].observation.name.value, "q\"x");
 }
 
+// The queue keeps payloads compressed; entries queued uncompressed by earlier versions still
+// decode, and a damaged frame is an error (the worker dead-letters it), not other events.
+TEST(QueuePayload, IsCompressedAndStillReadsPlainJson) {
+  simdjson::dom::parser parser;
+  std::string body = R"({"batch":[)";
+  for (int i = 0; i < 50; ++i) {
+    if (i > 0) body += ',';
+    body += R"({"id":"e)" + std::to_string(i) + R"(","timestamp":"2024-01-01T00:00:00Z","type":"span-create","body":{"id":"s)" +
+            std::to_string(i) + R"(","traceId":"t","name":"retrieve documents","input":{"query":"what is in the report"}}})";
+  }
+  body += "]}";
+  auto result = ValidateBatch(parser, body, {});
+  ASSERT_TRUE(result.ok());
+  const std::string payload = EncodeQueuePayload("proj", IngestionSource{"k", "js", "3"}, 9, result->accepted);
+  auto json = QueuePayloadJson(payload);
+  ASSERT_TRUE(json.ok()) << json.status().message();
+  EXPECT_EQ(json->front(), '{');
+  EXPECT_LT(payload.size() * 4, json->size()) << "the payload is stored compressed";
+
+  simdjson::dom::parser reader;
+  auto compressed = DecodeQueuePayload(reader, payload);
+  ASSERT_TRUE(compressed.ok()) << compressed.status().message();
+  EXPECT_EQ(compressed->json_bytes, json->size());
+  auto plain = DecodeQueuePayload(reader, *json);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  ASSERT_EQ(plain->events.size(), 50u);
+  ASSERT_EQ(compressed->events.size(), 50u);
+  EXPECT_EQ(plain->events[49].observation.name.value, "retrieve documents");
+  EXPECT_EQ(compressed->events[49].body_id, plain->events[49].body_id);
+  EXPECT_EQ(compressed->received_at_ms, 9);
+
+  std::string damaged = payload;
+  damaged[damaged.size() / 2] = static_cast<char>(damaged[damaged.size() / 2] ^ 0x20);
+  auto bad = DecodeQueuePayload(reader, damaged);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("queue payload"), std::string::npos) << bad.status().message();
+}
+
 // Request bodies are parsed by pooled parsers: a returned one is handed out again (its buffers
 // stay warm), two held at once are distinct, and one that grew past 1 MB for a large body is
 // freed rather than kept (the next request starts small).

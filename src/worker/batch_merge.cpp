@@ -193,8 +193,9 @@ void Batch::Add(queue::QueueItem item, simdjson::dom::parser& parser) {
     LOG_WARN("worker: {} event(s) of queue item {} no longer validate and are skipped", decoded->skipped,
              item.id);
   }
-  // The queue entry as it was, for the dead-letter store should this batch end there.
-  payload_bytes_ += item.payload.size();
+  // The queue entry as it was, for the dead-letter store should this batch end there. What the
+  // batch holds in memory is its events as parsed, so they count at their JSON size.
+  payload_bytes_ += item.payload.size() + decoded->json_bytes;
   queued_.push_back({std::move(item.payload), item.event_count});
   const auto payload_index = static_cast<uint32_t>(payloads_.size());
   payloads_.push_back(std::move(*decoded));

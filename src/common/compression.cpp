@@ -1,0 +1,120 @@
+#include "common/compression.h"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <memory>
+#include <new>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace langfuse {
+namespace {
+
+// A context sized for a large input stays allocated at that size; like the request parsers, the
+// pool lets such a context go instead of keeping it.
+constexpr size_t kKeepContextBytes = 4u << 20;
+
+template <typename Ctx, Ctx* (*Create)(), size_t (*Free)(Ctx*), size_t (*SizeOf)(const Ctx*)>
+class ContextPool {
+ public:
+  struct Deleter {
+    void operator()(Ctx* ctx) const { Free(ctx); }
+  };
+  using Ptr = std::unique_ptr<Ctx, Deleter>;
+
+  Ptr Take() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        Ptr ctx = std::move(idle_.back());
+        idle_.pop_back();
+        return ctx;
+      }
+    }
+    return Ptr(Create());
+  }
+
+  void Give(Ptr ctx) {
+    if (!ctx || SizeOf(ctx.get()) > kKeepContextBytes) return;
+    std::lock_guard lock(mu_);
+    if (idle_.size() < max_idle_) idle_.push_back(std::move(ctx));
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<Ptr> idle_;  // GUARDED_BY(mu_)
+  const size_t max_idle_ = std::max<size_t>(2, std::thread::hardware_concurrency());
+};
+
+using CompressPool = ContextPool<ZSTD_CCtx, ZSTD_createCCtx, ZSTD_freeCCtx, ZSTD_sizeof_CCtx>;
+using DecompressPool = ContextPool<ZSTD_DCtx, ZSTD_createDCtx, ZSTD_freeDCtx, ZSTD_sizeof_DCtx>;
+
+// Never destroyed: request threads may still compress while statics are torn down at exit.
+CompressPool& Compressors() {
+  static auto* pool = new CompressPool();
+  return *pool;
+}
+DecompressPool& Decompressors() {
+  static auto* pool = new DecompressPool();
+  return *pool;
+}
+
+}  // namespace
+
+std::string ZstdCompress(std::string_view data, int level) {
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  auto ctx = Compressors().Take();
+  if (!ctx) throw std::bad_alloc();
+  // A known input size goes into the frame header (ZstdDecompress sizes its buffer by it); the
+  // checksum lets a damaged frame fail to decompress instead of yielding different bytes.
+  ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_checksumFlag, 1);
+  const size_t n = ZSTD_compress2(ctx.get(), out.data(), out.size(), data.data(), data.size());
+  Compressors().Give(std::move(ctx));
+  // The bound makes the only possible failure an allocation failure inside zstd.
+  if (ZSTD_isError(n)) throw std::bad_alloc();
+  out.resize(n);
+  return out;
+}
+
+bool IsZstdFrame(std::string_view data) {
+  return data.size() >= 4 && static_cast<unsigned char>(data[0]) == 0x28 && static_cast<unsigned char>(data[1]) == 0xB5 &&
+         static_cast<unsigned char>(data[2]) == 0x2F && static_cast<unsigned char>(data[3]) == 0xFD;
+}
+
+Status ZstdDecompress(std::string_view frame, size_t max_size, std::string& out, size_t spare_capacity) {
+  if (!IsZstdFrame(frame)) return Status::InvalidArgument("not a zstd frame");
+  const size_t frame_size = ZSTD_findFrameCompressedSize(frame.data(), frame.size());
+  if (ZSTD_isError(frame_size)) {
+    return Status::InvalidArgument(std::string("corrupt zstd frame: ") + ZSTD_getErrorName(frame_size));
+  }
+  if (frame_size != frame.size()) return Status::InvalidArgument("bytes after the zstd frame");
+  const unsigned long long size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) {
+    return Status::InvalidArgument("zstd frame without its content size");
+  }
+  if (size > max_size) {
+    return Status::InvalidArgument("zstd frame of " + std::to_string(size) + " bytes, more than the " +
+                                   std::to_string(max_size) + " allowed");
+  }
+  out.clear();
+  out.reserve(size + spare_capacity);
+  out.resize(size);
+  auto ctx = Decompressors().Take();
+  if (!ctx) throw std::bad_alloc();
+  const size_t n = ZSTD_decompressDCtx(ctx.get(), out.data(), out.size(), frame.data(), frame.size());
+  Decompressors().Give(std::move(ctx));
+  if (ZSTD_isError(n)) {
+    out.clear();
+    return Status::InvalidArgument(std::string("corrupt zstd frame: ") + ZSTD_getErrorName(n));
+  }
+  if (n != size) {
+    out.clear();
+    return Status::InvalidArgument("zstd frame shorter than its header says");
+  }
+  return Status::Ok();
+}
+
+}  // namespace langfuse
