@@ -320,7 +320,13 @@ try {
   /* keep 100 */
 }
 
-// pid null: the sum over --pids (an attached server of several processes).
+// The sum of read(p) over --pids (an attached server of several processes); null when none reads.
+function sumOverPids(read) {
+  const all = opts.pids.map(read).filter((x) => x !== null);
+  return all.length ? all.reduce((a, b) => a + b, 0) : null;
+}
+
+// pid null: the sum over --pids.
 function procStatus(pid) {
   if (pid === null) {
     const all = opts.pids.map((p) => procStatus(p)).filter(Boolean);
@@ -346,10 +352,7 @@ function procStatus(pid) {
 }
 
 function procCpuSeconds(pid) {
-  if (pid === null) {
-    const all = opts.pids.map((p) => procCpuSeconds(p)).filter((x) => x !== null);
-    return all.length ? all.reduce((a, b) => a + b, 0) : null;
-  }
+  if (pid === null) return sumOverPids(procCpuSeconds);
   try {
     const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
@@ -363,10 +366,7 @@ function procCpuSeconds(pid) {
 // Bytes the process caused to be written to storage (/proc/PID/io write_bytes: the queue's
 // SQLite files and chDB's parts, after the page cache); null when unreadable.
 function procWriteBytes(pid) {
-  if (pid === null) {
-    const all = opts.pids.map((p) => procWriteBytes(p)).filter((x) => x !== null);
-    return all.length ? all.reduce((a, b) => a + b, 0) : null;
-  }
+  if (pid === null) return sumOverPids(procWriteBytes);
   try {
     const m = fs.readFileSync(`/proc/${pid}/io`, 'utf8').match(/^write_bytes:\s+(\d+)/m);
     return m ? Number(m[1]) : null;

@@ -3,61 +3,36 @@
 #include <zstd.h>
 
 #include <algorithm>
-#include <memory>
 #include <new>
-#include <mutex>
 #include <thread>
-#include <vector>
+
+#include "common/idle_pool.h"
 
 namespace langfuse {
 namespace {
 
-// A context sized for a large input stays allocated at that size; like the request parsers, the
-// pool lets such a context go instead of keeping it.
+// A context sized for a large input stays allocated at that size; like the request parsers, such
+// a context is freed instead of kept.
 constexpr size_t kKeepContextBytes = 4u << 20;
 
-template <typename Ctx, Ctx* (*Create)(), size_t (*Free)(Ctx*), size_t (*SizeOf)(const Ctx*)>
-class ContextPool {
- public:
-  struct Deleter {
-    void operator()(Ctx* ctx) const { Free(ctx); }
-  };
-  using Ptr = std::unique_ptr<Ctx, Deleter>;
-
-  Ptr Take() {
-    {
-      std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        Ptr ctx = std::move(idle_.back());
-        idle_.pop_back();
-        return ctx;
-      }
-    }
-    return Ptr(Create());
-  }
-
-  void Give(Ptr ctx) {
-    if (!ctx || SizeOf(ctx.get()) > kKeepContextBytes) return;
-    std::lock_guard lock(mu_);
-    if (idle_.size() < max_idle_) idle_.push_back(std::move(ctx));
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<Ptr> idle_;  // GUARDED_BY(mu_)
-  const size_t max_idle_ = std::max<size_t>(2, std::thread::hardware_concurrency());
+struct FreeCompressor {
+  void operator()(ZSTD_CCtx* ctx) const { ZSTD_freeCCtx(ctx); }
 };
+struct FreeDecompressor {
+  void operator()(ZSTD_DCtx* ctx) const { ZSTD_freeDCtx(ctx); }
+};
+using CompressPool = IdlePool<ZSTD_CCtx, FreeCompressor>;
+using DecompressPool = IdlePool<ZSTD_DCtx, FreeDecompressor>;
 
-using CompressPool = ContextPool<ZSTD_CCtx, ZSTD_createCCtx, ZSTD_freeCCtx, ZSTD_sizeof_CCtx>;
-using DecompressPool = ContextPool<ZSTD_DCtx, ZSTD_createDCtx, ZSTD_freeDCtx, ZSTD_sizeof_DCtx>;
+size_t MaxIdleContexts() { return std::max<size_t>(2, std::thread::hardware_concurrency()); }
 
 // Never destroyed: request threads may still compress while statics are torn down at exit.
 CompressPool& Compressors() {
-  static auto* pool = new CompressPool();
+  static auto* pool = new CompressPool(MaxIdleContexts());
   return *pool;
 }
 DecompressPool& Decompressors() {
-  static auto* pool = new DecompressPool();
+  static auto* pool = new DecompressPool(MaxIdleContexts());
   return *pool;
 }
 
@@ -65,14 +40,14 @@ DecompressPool& Decompressors() {
 
 std::string ZstdCompress(std::string_view data, int level) {
   std::string out(ZSTD_compressBound(data.size()), '\0');
-  auto ctx = Compressors().Take();
+  auto ctx = Compressors().Take([] { return CompressPool::Ptr(ZSTD_createCCtx()); });
   if (!ctx) throw std::bad_alloc();
   // A known input size goes into the frame header (ZstdDecompress sizes its buffer by it); the
   // checksum lets a damaged frame fail to decompress instead of yielding different bytes.
   ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, level);
   ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_checksumFlag, 1);
   const size_t n = ZSTD_compress2(ctx.get(), out.data(), out.size(), data.data(), data.size());
-  Compressors().Give(std::move(ctx));
+  if (ZSTD_sizeof_CCtx(ctx.get()) <= kKeepContextBytes) Compressors().Give(std::move(ctx));
   // The bound makes the only possible failure an allocation failure inside zstd.
   if (ZSTD_isError(n)) throw std::bad_alloc();
   out.resize(n);
@@ -102,10 +77,10 @@ Status ZstdDecompress(std::string_view frame, size_t max_size, std::string& out,
   out.clear();
   out.reserve(size + spare_capacity);
   out.resize(size);
-  auto ctx = Decompressors().Take();
+  auto ctx = Decompressors().Take([] { return DecompressPool::Ptr(ZSTD_createDCtx()); });
   if (!ctx) throw std::bad_alloc();
   const size_t n = ZSTD_decompressDCtx(ctx.get(), out.data(), out.size(), frame.data(), frame.size());
-  Decompressors().Give(std::move(ctx));
+  if (ZSTD_sizeof_DCtx(ctx.get()) <= kKeepContextBytes) Decompressors().Give(std::move(ctx));
   if (ZSTD_isError(n)) {
     out.clear();
     return Status::InvalidArgument(std::string("corrupt zstd frame: ") + ZSTD_getErrorName(n));

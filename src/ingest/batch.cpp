@@ -2,11 +2,11 @@
 
 #include <algorithm>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "common/compression.h"
+#include "common/idle_pool.h"
 #include "common/json_text.h"
 
 namespace langfuse::ingest {
@@ -14,44 +14,21 @@ namespace langfuse::ingest {
 namespace {
 constexpr size_t kKeepParserCapacity = 1 << 20;
 
-// Idle parsers, shared by every handler thread: a request takes one and gives it back. Only as
-// many are ever busy as requests are parsed at once (bounded by the cores, not by the dozens of
-// handler threads), so the pool keeps that many warm and frees the rest.
-class ParserPool {
- public:
-  std::unique_ptr<simdjson::dom::parser> Take() {
-    {
-      std::lock_guard lock(mu_);
-      if (!idle_.empty()) {
-        auto parser = std::move(idle_.back());
-        idle_.pop_back();
-        return parser;
-      }
-    }
-    return std::make_unique<simdjson::dom::parser>();
-  }
-
-  void Give(std::unique_ptr<simdjson::dom::parser> parser) {
-    if (parser->capacity() > kKeepParserCapacity) return;  // grew for a large body: let it go
-    std::lock_guard lock(mu_);
-    if (idle_.size() < max_idle_) idle_.push_back(std::move(parser));
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<std::unique_ptr<simdjson::dom::parser>> idle_;
-  const size_t max_idle_ = std::max<size_t>(4, 2 * std::thread::hardware_concurrency());
-};
-
-ParserPool& Pool() {
-  static ParserPool* pool = new ParserPool();  // never destroyed: handler threads may outlive statics
+// Idle parsers, shared by every handler thread: only as many are busy as requests are parsed at
+// once (bounded by the cores, not by the dozens of handler threads).
+IdlePool<simdjson::dom::parser>& Pool() {
+  // Never destroyed: handler threads may outlive statics.
+  static auto* pool = new IdlePool<simdjson::dom::parser>(std::max<size_t>(4, 2 * std::thread::hardware_concurrency()));
   return *pool;
 }
 }  // namespace
 
-RequestParser::RequestParser() : parser_(Pool().Take()) {}
+RequestParser::RequestParser() : parser_(Pool().Take([] { return std::make_unique<simdjson::dom::parser>(); })) {}
 
-RequestParser::~RequestParser() { Pool().Give(std::move(parser_)); }
+RequestParser::~RequestParser() {
+  if (parser_->capacity() > kKeepParserCapacity) return;  // grew for a large body: let it go
+  Pool().Give(std::move(parser_));
+}
 
 StatusOr<BatchValidation> ValidateBatch(simdjson::dom::parser& parser, std::string_view body, const EventScope& scope) {
   simdjson::dom::element root;
