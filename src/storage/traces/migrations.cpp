@@ -18,11 +18,21 @@ namespace {
 
 // The tracing tables as they stand after Langfuse v3.225.4's ClickHouse migrations 0001-0037
 // (columns added later by ALTER placed where those ALTERs put them), each as one final-state
-// CREATE. Deliberate difference: unclustered tables get `non_replicated_deduplication_window`, without
-// which a plain MergeTree ignores insert_deduplication_token (measured on chDB 26.7: a re-sent
-// batch with the same token was stored twice with the window at its default 0, once with it > 0).
-// 10000 blocks keeps a retry harmless for hours at one insert per second per table; a Replicated
-// table deduplicates through Keeper (replicated_deduplication_window) already.
+// CREATE. Deliberate differences, both table settings that no query sees:
+// - Unclustered tables get `non_replicated_deduplication_window`, without which a plain MergeTree
+//   ignores insert_deduplication_token (measured on chDB 26.7: a re-sent batch with the same token
+//   was stored twice with the window at its default 0, once with it > 0). 10000 blocks keeps a
+//   retry harmless for hours at one insert per second per table; a Replicated table deduplicates
+//   through Keeper (replicated_deduplication_window) already.
+// - The traces table ends a granule at 1 MiB of uncompressed row data instead of 10 MiB (still at
+//   8192 rows at most). A list page reads its 50 traces by id, which decompresses every column of
+//   each granule holding one of them; rows carry kilobytes of input and output, so at 10 MiB that
+//   was 8192 rows per trace. Measured on 1 million traces (845 B per row): the rows of a page read
+//   in 45 ms instead of 114 ms. The cost is one mark per MiB per column. Not for observations and
+//   scores: on observations the same setting took the server's CPU under 20,000 events/s of
+//   ingestion up by a tenth and its peak memory by 60-100 MB (more granules to index and merge),
+//   for point reads of observations only (the trace view reads whole days of them either way).
+//   ClickHouse fixes the setting when a table is created, so a table created before keeps its own.
 
 constexpr std::string_view kCreateTraces = R"sql(CREATE TABLE IF NOT EXISTS traces@ON_CLUSTER@
 (
@@ -55,7 +65,7 @@ constexpr std::string_view kCreateTraces = R"sql(CREATE TABLE IF NOT EXISTS trac
 ENGINE = @REPLICATED@ReplacingMergeTree(event_ts, is_deleted)
 PARTITION BY toYYYYMM(timestamp)
 PRIMARY KEY (project_id, toDate(timestamp))
-ORDER BY (project_id, toDate(timestamp), id)@DEDUP_SETTINGS@)sql";
+ORDER BY (project_id, toDate(timestamp), id)@TRACES_SETTINGS@)sql";
 
 constexpr std::string_view kCreateObservations = R"sql(CREATE TABLE IF NOT EXISTS observations@ON_CLUSTER@
 (
@@ -147,6 +157,7 @@ PRIMARY KEY (project_id, toDate(timestamp), name)
 ORDER BY (project_id, toDate(timestamp), name, id)@DEDUP_SETTINGS@)sql";
 
 constexpr std::string_view kDedupWindow = "non_replicated_deduplication_window = 10000";
+constexpr std::string_view kGranuleBytes = "index_granularity_bytes = 1048576";
 
 // Tables that existed before our first migration (a database Langfuse created, now adopted) keep
 // their settings through CREATE ... IF NOT EXISTS; this gives them the dedup window too.
@@ -323,6 +334,9 @@ std::string RenderMigrationStatement(const MigrationStatement& statement, const 
   ReplaceAll(sql, "@REPLICATED@", clustered ? "Replicated" : "");
   ReplaceAll(sql, "@VERTICAL@", kVerticalMerges);
   ReplaceAll(sql, "@DURABLE_INSERTS@", kDurableInserts);
+  ReplaceAll(sql, "@TRACES_SETTINGS@",
+             clustered ? fmt::format("\nSETTINGS {}", kGranuleBytes)
+                       : fmt::format("\nSETTINGS {}, {}", kGranuleBytes, kDedupWindow));
   ReplaceAll(sql, "@DEDUP_SETTINGS@", clustered ? "" : fmt::format("\nSETTINGS {}", kDedupWindow));
   ReplaceAll(sql, "@DEDUP_WINDOW@", kDedupWindow);
   return sql;

@@ -68,7 +68,9 @@ TEST(MigrationsTest, RendersUnclusteredDdl) {
   EXPECT_EQ(sql.find('@'), std::string::npos) << sql;
   EXPECT_NE(sql.find("CREATE TABLE IF NOT EXISTS traces\n"), std::string::npos) << sql;
   EXPECT_NE(sql.find("ENGINE = ReplacingMergeTree(event_ts, is_deleted)"), std::string::npos);
-  EXPECT_NE(sql.find("SETTINGS non_replicated_deduplication_window = 10000"), std::string::npos);
+  EXPECT_NE(sql.find("SETTINGS index_granularity_bytes = 1048576, non_replicated_deduplication_window = 10000"),
+            std::string::npos)
+      << sql;
 }
 
 TEST(MigrationsTest, RendersClusteredDdl) {
@@ -83,6 +85,10 @@ TEST(MigrationsTest, RendersClusteredDdl) {
           sql.starts_with("CREATE TABLE IF NOT EXISTS observations") ||
           sql.starts_with("CREATE TABLE IF NOT EXISTS scores")) {
         EXPECT_NE(sql.find("ENGINE = ReplicatedReplacingMergeTree(event_ts, is_deleted)"), std::string::npos);
+        // Only the traces end their granules at 1 MiB.
+        EXPECT_EQ(sql.find("SETTINGS index_granularity_bytes = 1048576") != std::string::npos,
+                  sql.starts_with("CREATE TABLE IF NOT EXISTS traces"))
+            << sql;
       }
       EXPECT_EQ(sql.find("non_replicated_deduplication_window"), std::string::npos);
     }

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cinttypes>
+#include <cstdio>
 #include <mutex>
 
 #include <fmt/core.h>
@@ -708,6 +710,36 @@ TEST_F(UiQueriesChdbTest, TablesMergeVerticallyFlushInsertsAndKeepOnlyTheSlimPro
               std::string_view(table) == "observations")
         << *ddl;
   }
+}
+
+// The traces end a granule at 1 MiB of row data (tracing migration 1), so a list page's read of a
+// trace by id decompresses about a thousand rows of ~1 KB, not 8192. 2,000 traces of ~2 KB written
+// in one INSERT make one part of ~4 MiB: one granule at ClickHouse's default of 10 MiB, four or
+// more here.
+TEST_F(UiQueriesChdbTest, TracesEndGranulesAtOneMebibyte) {
+  auto ddl = transport().Query("SHOW CREATE TABLE traces", {}, "TabSeparatedRaw");
+  ASSERT_TRUE(ddl.ok()) << ddl.status().message();
+  EXPECT_NE(ddl->find("index_granularity_bytes = 1048576,"), std::string::npos) << *ddl;
+  // A month no other test writes to, so that its partition holds only this part.
+  constexpr int64_t kMarch2031 = 1'930'867'200'000;  // 2031-03-10T00:00:00Z
+  std::vector<TraceRecord> traces;
+  for (int t = 0; t < 2000; ++t) {
+    TraceRecord trace = Trace(fmt::format("granule-{:04}", t), kMarch2031 + t * 1000, "chat");
+    trace.input = std::string(1000, 'i') + std::to_string(t);
+    trace.output = std::string(1000, 'o') + std::to_string(t);
+    traces.push_back(std::move(trace));
+  }
+  Insert(traces);
+  auto parts = transport().Query(
+      "SELECT sum(rows) AS rows, sum(marks) AS marks FROM system.parts WHERE database = currentDatabase() "
+      "AND table = 'traces' AND active AND partition = '203103'",
+      {}, "TabSeparatedRaw");
+  ASSERT_TRUE(parts.ok()) << parts.status().message();
+  int64_t rows = 0;
+  int64_t marks = 0;
+  ASSERT_EQ(std::sscanf(parts->c_str(), "%" SCNd64 "\t%" SCNd64, &rows, &marks), 2) << *parts;
+  EXPECT_EQ(rows, 2000);
+  EXPECT_GE(marks, 5) << "granules (plus the final mark) of ~4 MiB of traces";  // 2 at 10 MiB per granule
 }
 
 // The per-trace aggregates of observations (a list page's, the public list's stats) must go
