@@ -9,18 +9,22 @@
 // retrieval span):
 //   http  POST /api/public/otel/v1/traces, application/x-protobuf, keep-alive connections
 //   grpc  TraceService/Export on LANGFUSE_OTLP_GRPC_PORT, one gRPC connection per client
-// For each it reports accepted spans/s, request latency, how long after the load the last
+// For each it reports accepted spans/s, the spans the worker wrote during the load (per second:
+// the rate the server sustains end to end), request latency, how long after the load the last
 // acknowledged span is readable through GET /api/public/traces/{id}, the queue drain, a readback
 // check of sampled traces, and the server's peak RSS and CPU time. Then, for comparison, it runs
 // bench/ingest_load.mjs (batch ingestion API, its own server) with the same duration and
 // connections and shows its events/s.
 //
 // Usage: node bench/otel_load.mjs [--bin PATH] [--duration S] [--connections N] [--batch-size N]
-//          [--modes http,grpc,ingest] [--json] [--keep-data]
+//          [--rate SPANS/S] [--modes http,grpc,ingest] [--json] [--keep-data]
 //   --bin          server binary (default $LANGFUSE_BIN or build/release/src/app/langfuse)
 //   --duration     seconds of load per mode (default 10)
 //   --connections  concurrent clients per mode (default 8)
 //   --batch-size   spans per request, a multiple of 4 (default 100)
+//   --rate         offered load in spans/s, requests on a fixed schedule with latency counted from
+//                  each one's due time (default: none, each client posts as fast as answered);
+//                  passed on to the batch ingestion comparison as events/s
 //   --modes        which phases to run, comma-separated (default http,grpc,ingest)
 //   --json         print only the JSON result line
 //   --keep-data    keep the temporary folder (data + server.log); kept anyway on problems
@@ -51,6 +55,7 @@ function parseArgs(argv) {
     keepData: false,
     dryRun: false,
     drainTimeout: 60,
+    rate: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -67,12 +72,14 @@ function parseArgs(argv) {
     else if (a === '--keep-data') o.keepData = true;
     else if (a === '--dry-run') o.dryRun = true;
     else if (a === '--drain-timeout') o.drainTimeout = Number(next());
+    else if (a === '--rate') o.rate = Number(next());
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown argument ${a}`);
   }
   if (!(o.duration > 0) || !(o.connections >= 1) || !(o.batchSize >= 4) || o.batchSize % 4 !== 0) {
     usage('--duration must be > 0, --connections >= 1, --batch-size a positive multiple of 4');
   }
+  if (o.rate !== null && !(o.rate > 0)) usage('--rate must be > 0 spans/s');
   const unknown = o.modes.filter((m) => !['http', 'grpc', 'ingest'].includes(m));
   if (unknown.length || o.modes.length === 0) usage(`--modes takes http, grpc and/or ingest, got ${o.modes.join(',')}`);
   return o;
@@ -82,7 +89,7 @@ function usage(why) {
   if (why) console.error(`otel_load: ${why}`);
   console.error(
     'usage: node bench/otel_load.mjs [--bin PATH] [--duration S] [--connections N] [--batch-size N] ' +
-      '[--modes http,grpc,ingest] [--json] [--keep-data] [--dry-run] [--drain-timeout S]',
+      '[--rate SPANS/S] [--modes http,grpc,ingest] [--json] [--keep-data] [--dry-run] [--drain-timeout S]',
   );
   process.exit(why ? 2 : 0);
 }
@@ -506,11 +513,21 @@ async function main() {
       const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([^\\s]+)`, 'm'));
       return m ? Number(m[1]) : null;
     };
+    //! Sum of every series of a metric (each label set), or null when it has none.
+    const metricSum = (text, name) => {
+      let sum = null;
+      for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([^\\s]+)`, 'gm'))) sum = (sum ?? 0) + Number(m[1]);
+      return sum;
+    };
     async function queuePending() {
       const r = await request(probeAgent, 'GET', '/metrics', undefined, { auth: false, timeoutMs: 5000 });
       if (r.status !== 200) return { error: `GET /metrics answered HTTP ${r.status} ${r.error ?? ''}` };
       const text = r.body.toString('utf8');
-      return { pending: metricValue(text, 'langfuse_queue_pending_events'), deadLetters: metricValue(text, 'langfuse_queue_dead_letters') };
+      return {
+        pending: metricValue(text, 'langfuse_queue_pending_events'),
+        deadLetters: metricValue(text, 'langfuse_queue_dead_letters'),
+        processed: metricSum(text, 'langfuse_ingestion_events_processed_total') ?? 0,
+      };
     }
     //! GET the trace until it has all its observations; returns ms since `since`, or null.
     async function readable(traceId, since, timeoutMs = 60000) {
@@ -541,12 +558,25 @@ async function main() {
       let failed = 0;
       let stopping = false;
       let lastAckAt = null;
+      // With --rate: request k is due at loadStart + k * slotMs, whichever client is free.
+      const slotMs = opts.rate ? (opts.batchSize / opts.rate) * 1000 : 0;
+      let nextSlot = 0;
+      let lateStarts = 0; // requests sent more than 5 ms after they were due (every client busy)
+      let loadStart = 0;
       const noteError = (m) => { if (errorSamples.length < 5) errorSamples.push(m.slice(0, 300)); };
 
       const httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.connections });
       const clients = mode === 'grpc' ? Array.from({ length: opts.connections }, grpcClient) : [];
       async function worker(i) {
         while (!stopping && !exited) {
+          let due = null;
+          if (slotMs) {
+            due = loadStart + nextSlot++ * slotMs;
+            const wait = due - performance.now();
+            if (wait > 0) await sleep(wait);
+            else if (wait < -5) lateStarts++;
+            if (stopping || exited) break;
+          }
           const { body, ids } = buildBatch();
           let ok;
           let responseBody;
@@ -565,7 +595,8 @@ async function main() {
             if (!ok) noteError(r.error);
           }
           requests++;
-          latencies.push(ms);
+          // On a schedule, a request that had to wait for a free client counts that wait too.
+          latencies.push(due === null ? ms : Math.max(ms, performance.now() - due));
           if (!ok) {
             failed++;
             await sleep(50);
@@ -583,10 +614,12 @@ async function main() {
         }
       }
 
+      const before = await queuePending();
       log(`${mode}: ${opts.connections} clients x ${opts.duration} s, ${opts.batchSize} spans/request ` +
+          (opts.rate ? `offered at ${fmtInt(opts.rate)} spans/s, ` : '') +
           `(${(bytesPerRequest / 1024).toFixed(0)} KB, ~${(bytesPerRequest / opts.batchSize).toFixed(0)} B/span)`);
       const cpu0 = procCpuSeconds(server.pid);
-      const loadStart = performance.now();
+      loadStart = performance.now();
       const progress = opts.json ? null : setInterval(() => {
         const t = (performance.now() - loadStart) / 1000;
         log(`  t=${t.toFixed(0).padStart(3)} s  accepted ${fmtInt(acceptedSpans)} spans (${fmtInt(acceptedSpans / t)}/s)  ` +
@@ -615,6 +648,12 @@ async function main() {
         q = await queuePending();
       }
       const drainSeconds = (performance.now() - loadEnd) / 1000;
+      // The worker's events per span (OTLP spans map to observation and trace events), from all
+      // that it processed once the queue is empty; the events it processed while the load ran,
+      // divided by that, are the spans written during the load.
+      const eventsPerSpan = !q.error && q.pending === 0 && acceptedSpans > 0 && !before.error
+        ? (q.processed - before.processed) / acceptedSpans : null;
+      const writtenDuringLoad = eventsPerSpan && !q0.error ? (q0.processed - before.processed) / eventsPerSpan : null;
       const lastReadableMs = await lastReadable;
       if (acked.length && lastReadableMs === null) {
         problems.push(`${mode}: last acknowledged trace not readable within ${opts.drainTimeout} s`);
@@ -655,6 +694,11 @@ async function main() {
         requests,
         accepted_spans: acceptedSpans,
         accepted_spans_per_s: Math.round(acceptedSpans / loadSeconds),
+        offered_spans_per_s: opts.rate,
+        late_starts: slotMs ? lateStarts : null,
+        written_spans_per_s_during_load: writtenDuringLoad === null ? null : Math.round(writtenDuringLoad / loadSeconds),
+        readable_spans_per_s_incl_drain: Math.round(acceptedSpans / (loadSeconds + drainSeconds)),
+        events_per_span: eventsPerSpan === null ? null : +eventsPerSpan.toFixed(3),
         duration_s: +loadSeconds.toFixed(3),
         failed_requests: failed,
         rejected_spans: rejected,
@@ -699,7 +743,8 @@ async function main() {
     log(`ingest: running bench/ingest_load.mjs for ${opts.duration} s`);
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ingest_load.mjs');
     const child = spawn(process.execPath, [script, '--bin', bin, '--duration', String(opts.duration),
-      '--connections', String(opts.connections), '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      '--connections', String(opts.connections), ...(opts.rate ? ['--rate', String(opts.rate)] : []), '--json'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     const code = await new Promise((resolve) => child.on('exit', resolve));
@@ -727,6 +772,7 @@ async function main() {
     connections: opts.connections,
     duration_s_per_mode: opts.duration,
     spans_per_request: opts.batchSize,
+    offered_spans_per_s: opts.rate,
     load_avg_before: +loadBefore.toFixed(2),
     cores: os.cpus().length,
     server: serverInfo,
@@ -749,6 +795,12 @@ async function main() {
       console.log(` ${label}`);
       L('accepted spans/s', `${fmtInt(p.accepted_spans_per_s)}  (${fmtInt(p.accepted_spans)} spans in ${fmtInt(p.requests)} requests; ` +
         `${p.failed_requests} failed, ${p.rejected_spans} spans rejected)`);
+      if (p.offered_spans_per_s) {
+        L('offered', `${fmtInt(p.offered_spans_per_s)} spans/s on a fixed schedule; ${fmtInt(p.late_starts)} requests started late (every client busy)`);
+      }
+      L('written during load', p.written_spans_per_s_during_load === null ? 'unknown (queue not drained)'
+        : `${fmtInt(p.written_spans_per_s_during_load)} spans/s (${p.events_per_span} events per span); ` +
+          `${fmtInt(p.readable_spans_per_s_incl_drain)} spans/s counting the drain`);
       L('request latency ms', `p50 ${fmtMs(p.latency_ms.p50)}  p90 ${fmtMs(p.latency_ms.p90)}  p99 ${fmtMs(p.latency_ms.p99)}  max ${fmtMs(p.latency_ms.max)}`);
       L('last span readable', `${p.last_span_readable_ms === null ? 'never' : fmtInt(p.last_span_readable_ms) + ' ms'} after its acknowledgement ` +
         `(${fmtInt(p.queue_pending_at_stop)} events queued when the load stopped; queue empty ${p.drain_s} s after it)`);
