@@ -616,8 +616,8 @@ async function main() {
 
       const before = await queuePending();
       log(`${mode}: ${opts.connections} clients x ${opts.duration} s, ${opts.batchSize} spans/request ` +
-          (opts.rate ? `offered at ${fmtInt(opts.rate)} spans/s, ` : '') +
-          `(${(bytesPerRequest / 1024).toFixed(0)} KB, ~${(bytesPerRequest / opts.batchSize).toFixed(0)} B/span)`);
+          `(${(bytesPerRequest / 1024).toFixed(0)} KB, ~${(bytesPerRequest / opts.batchSize).toFixed(0)} B/span)` +
+          (opts.rate ? `, offered at ${fmtInt(opts.rate)} spans/s` : ''));
       const cpu0 = procCpuSeconds(server.pid);
       loadStart = performance.now();
       const progress = opts.json ? null : setInterval(() => {
