@@ -36,6 +36,7 @@ import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
+import { fixedSchedule } from './fixed_schedule.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -573,21 +574,13 @@ async function main() {
   }, 1000);
 
 
-  // With --rate: request k is due at loadStart + k * slotMs.
-  const slotMs = opts.rate ? (opts.batchSize / opts.rate) * 1000 : 0;
-  let nextSlot = 0;
-  let lateStarts = 0; // requests sent more than 5 ms after they were due (all clients busy)
+  const schedule = fixedSchedule(opts.rate, opts.batchSize);
+  schedule.start(loadStart);
 
   async function client() {
     while (!stopping && !exited) {
-      let due = null;
-      if (slotMs) {
-        due = loadStart + nextSlot++ * slotMs;
-        const wait = due - performance.now();
-        if (wait > 0) await sleep(wait);
-        else if (wait < -5) lateStarts++;
-        if (stopping || exited) break;
-      }
+      const due = await schedule.take();
+      if (due !== null && (stopping || exited)) break;
       const { body, first } = buildBatch();
       const r = await request(loadAgent, 'POST', '/api/public/ingestion', body);
       requests++;
@@ -855,7 +848,7 @@ async function main() {
     bench: 'ingest_load',
     connections: opts.connections,
     offered_events_per_s: opts.rate,
-    late_starts: slotMs ? lateStarts : null,
+    late_starts: schedule.paced ? schedule.lateStarts : null,
     duration_s: r3(loadSeconds),
     batch_events: opts.batchSize,
     bytes_per_event: Math.round(bytesPerEvent),
@@ -940,7 +933,7 @@ async function main() {
       `incl. drain: ${e2eWithDrain === null ? 'n/a' : fmtInt(e2eWithDrain)})`);
     if (opts.rate) {
       L('offered load', `${fmtInt(opts.rate)} events/s on a fixed schedule; latency counts from each request's ` +
-        `due time; ${fmtInt(lateStarts)} requests started late (every connection busy)`);
+        `due time; ${fmtInt(schedule.lateStarts)} requests started late (every connection busy)`);
     }
     L('request latency ms', `p50 ${ms(lat.p50)}  p90 ${ms(lat.p90)}  p99 ${ms(lat.p99)}  max ${ms(lat.max)}`);
     L('errors', `${non207} non-207, ${eventErrors} event errors, ${networkErrors} network errors, ` +

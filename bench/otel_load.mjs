@@ -40,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn, execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
+import { fixedSchedule } from './fixed_schedule.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -509,15 +510,14 @@ async function main() {
     const rssAtStartKb = sampleMem()?.rssKb ?? null;
     const memTimer = setInterval(sampleMem, 200);
 
-    const metricValue = (text, name) => {
-      const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([^\\s]+)`, 'm'));
-      return m ? Number(m[1]) : null;
-    };
-    //! Sum of every series of a metric (each label set), or null when it has none.
+    //! The values of a metric's series (one per label set), in the order /metrics lists them.
+    const metricValues = (text, name) =>
+      [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([^\\s]+)`, 'gm'))].map((m) => Number(m[1]));
+    const metricValue = (text, name) => metricValues(text, name)[0] ?? null;
+    //! Sum of every series of a metric, or null when it has none.
     const metricSum = (text, name) => {
-      let sum = null;
-      for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([^\\s]+)`, 'gm'))) sum = (sum ?? 0) + Number(m[1]);
-      return sum;
+      const values = metricValues(text, name);
+      return values.length ? values.reduce((a, b) => a + b, 0) : null;
     };
     async function queuePending() {
       const r = await request(probeAgent, 'GET', '/metrics', undefined, { auth: false, timeoutMs: 5000 });
@@ -558,25 +558,15 @@ async function main() {
       let failed = 0;
       let stopping = false;
       let lastAckAt = null;
-      // With --rate: request k is due at loadStart + k * slotMs, whichever client is free.
-      const slotMs = opts.rate ? (opts.batchSize / opts.rate) * 1000 : 0;
-      let nextSlot = 0;
-      let lateStarts = 0; // requests sent more than 5 ms after they were due (every client busy)
-      let loadStart = 0;
+      const schedule = fixedSchedule(opts.rate, opts.batchSize);
       const noteError = (m) => { if (errorSamples.length < 5) errorSamples.push(m.slice(0, 300)); };
 
       const httpAgent = new http.Agent({ keepAlive: true, maxSockets: opts.connections });
       const clients = mode === 'grpc' ? Array.from({ length: opts.connections }, grpcClient) : [];
       async function worker(i) {
         while (!stopping && !exited) {
-          let due = null;
-          if (slotMs) {
-            due = loadStart + nextSlot++ * slotMs;
-            const wait = due - performance.now();
-            if (wait > 0) await sleep(wait);
-            else if (wait < -5) lateStarts++;
-            if (stopping || exited) break;
-          }
+          const due = await schedule.take();
+          if (due !== null && (stopping || exited)) break;
           const { body, ids } = buildBatch();
           let ok;
           let responseBody;
@@ -619,7 +609,8 @@ async function main() {
           `(${(bytesPerRequest / 1024).toFixed(0)} KB, ~${(bytesPerRequest / opts.batchSize).toFixed(0)} B/span)` +
           (opts.rate ? `, offered at ${fmtInt(opts.rate)} spans/s` : ''));
       const cpu0 = procCpuSeconds(server.pid);
-      loadStart = performance.now();
+      const loadStart = performance.now();
+      schedule.start(loadStart);
       const progress = opts.json ? null : setInterval(() => {
         const t = (performance.now() - loadStart) / 1000;
         log(`  t=${t.toFixed(0).padStart(3)} s  accepted ${fmtInt(acceptedSpans)} spans (${fmtInt(acceptedSpans / t)}/s)  ` +
@@ -695,7 +686,7 @@ async function main() {
         accepted_spans: acceptedSpans,
         accepted_spans_per_s: Math.round(acceptedSpans / loadSeconds),
         offered_spans_per_s: opts.rate,
-        late_starts: slotMs ? lateStarts : null,
+        late_starts: schedule.paced ? schedule.lateStarts : null,
         written_spans_per_s_during_load: writtenDuringLoad === null ? null : Math.round(writtenDuringLoad / loadSeconds),
         readable_spans_per_s_incl_drain: Math.round(acceptedSpans / (loadSeconds + drainSeconds)),
         events_per_span: eventsPerSpan === null ? null : +eventsPerSpan.toFixed(3),
