@@ -17,7 +17,7 @@
 // connections and shows its events/s.
 //
 // Usage: node bench/otel_load.mjs [--bin PATH] [--duration S] [--connections N] [--batch-size N]
-//          [--rate SPANS/S] [--modes http,grpc,ingest] [--json] [--keep-data]
+//          [--rate SPANS/S] [--modes http,grpc,ingest] [--seed DIR] [--json] [--keep-data]
 //   --bin          server binary (default $LANGFUSE_BIN or build/release/src/app/langfuse)
 //   --duration     seconds of load per mode (default 10)
 //   --connections  concurrent clients per mode (default 8)
@@ -26,6 +26,10 @@
 //                  each one's due time (default: none, each client posts as fast as answered);
 //                  passed on to the batch ingestion comparison as events/s
 //   --modes        which phases to run, comma-separated (default http,grpc,ingest)
+//   --seed DIR     start the OTLP server on a copy of the tracing data of a read benchmark data
+//                  set (DIR/gen.json, DIR/data/clickhouse: `node bench/read_bench.mjs --data DIR`)
+//                  and send into its project, so that ingestion is measured against a store that
+//                  already holds millions of rows instead of an empty one
 //   --json         print only the JSON result line
 //   --keep-data    keep the temporary folder (data + server.log); kept anyway on problems
 //   --dry-run      print the size of one request and of its spans, start nothing
@@ -57,6 +61,7 @@ function parseArgs(argv) {
     dryRun: false,
     drainTimeout: 60,
     rate: null,
+    seed: null,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -74,6 +79,7 @@ function parseArgs(argv) {
     else if (a === '--dry-run') o.dryRun = true;
     else if (a === '--drain-timeout') o.drainTimeout = Number(next());
     else if (a === '--rate') o.rate = Number(next());
+    else if (a === '--seed') o.seed = next();
     else if (a === '--help' || a === '-h') usage(null);
     else usage(`unknown argument ${a}`);
   }
@@ -81,6 +87,7 @@ function parseArgs(argv) {
     usage('--duration must be > 0, --connections >= 1, --batch-size a positive multiple of 4');
   }
   if (o.rate !== null && !(o.rate > 0)) usage('--rate must be > 0 spans/s');
+  if (o.seed !== null && !fs.existsSync(path.join(o.seed, 'gen.json'))) usage(`--seed ${o.seed}: no gen.json there`);
   const unknown = o.modes.filter((m) => !['http', 'grpc', 'ingest'].includes(m));
   if (unknown.length || o.modes.length === 0) usage(`--modes takes http, grpc and/or ingest, got ${o.modes.join(',')}`);
   return o;
@@ -90,7 +97,7 @@ function usage(why) {
   if (why) console.error(`otel_load: ${why}`);
   console.error(
     'usage: node bench/otel_load.mjs [--bin PATH] [--duration S] [--connections N] [--batch-size N] ' +
-      '[--rate SPANS/S] [--modes http,grpc,ingest] [--json] [--keep-data] [--dry-run] [--drain-timeout S]',
+      '[--rate SPANS/S] [--modes http,grpc,ingest] [--seed DIR] [--json] [--keep-data] [--dry-run] [--drain-timeout S]',
   );
   process.exit(why ? 2 : 0);
 }
@@ -442,10 +449,22 @@ async function main() {
   const phases = {};
   let server = null;
   let serverInfo = null;
+  let seeded = null;  // what --seed put in the store before the load
 
   if (otelModes.length) {
     const dataDir = path.join(work, 'data');
     const logPath = path.join(work, 'server.log');
+    let projectId = 'bench-project';
+    if (opts.seed) {
+      const gen = JSON.parse(fs.readFileSync(path.join(opts.seed, 'gen.json'), 'utf8'));
+      projectId = gen.project;
+      const t0 = performance.now();
+      fs.mkdirSync(dataDir);
+      execFileSync('cp', ['-r', path.join(opts.seed, 'data', 'clickhouse'), path.join(dataDir, 'clickhouse')]);
+      seeded = { project: projectId, traces: gen.traces, observations: gen.observations, scores: gen.scores };
+      log(`seeded with ${opts.seed}'s tracing data (${gen.traces} traces, ${gen.observations} observations) ` +
+          `in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    }
     port = await freePort();
     grpcPort = await freePort();
     const logFd = fs.openSync(logPath, 'a');
@@ -458,7 +477,7 @@ async function main() {
         LANGFUSE_DATA_DIR: dataDir,
         SALT: 'bench',
         LANGFUSE_INIT_ORG_ID: 'bench-org',
-        LANGFUSE_INIT_PROJECT_ID: 'bench-project',
+        LANGFUSE_INIT_PROJECT_ID: projectId,
         LANGFUSE_INIT_PROJECT_PUBLIC_KEY: 'pk-lf-bench',
         LANGFUSE_INIT_PROJECT_SECRET_KEY: 'sk-lf-bench',
         LANGFUSE_LOG_LEVEL: 'warn',
@@ -527,6 +546,9 @@ async function main() {
         pending: metricValue(text, 'langfuse_queue_pending_events'),
         deadLetters: metricValue(text, 'langfuse_queue_dead_letters'),
         processed: metricSum(text, 'langfuse_ingestion_events_processed_total') ?? 0,
+        // Worker seconds per flush phase: load = reading the stored rows of entities not cached.
+        phases: Object.fromEntries(['load', 'merge', 'insert'].map((ph) => [ph,
+          Number(text.match(new RegExp(`^langfuse_ingestion_flush_phase_seconds_sum\\{phase="${ph}"\\} (\\S+)`, 'm'))?.[1] ?? 0)])),
       };
     }
     //! GET the trace until it has all its observations; returns ms since `since`, or null.
@@ -652,6 +674,8 @@ async function main() {
       if (q.error) problems.push(`${mode}: ${q.error}`);
       else if (q.pending > 0) problems.push(`${mode}: ${q.pending} events still queued ${opts.drainTimeout} s after the load`);
       const cpuTotal = procCpuSeconds(server.pid) - cpu0;
+      const workerPhases = q.error || before.error ? null : Object.fromEntries(Object.keys(q.phases).map((ph) =>
+        [ph, +(q.phases[ph] - before.phases[ph]).toFixed(2)]));
 
       // Readback of 50 sampled agent runs.
       let checked = 0;
@@ -703,6 +727,7 @@ async function main() {
         server_cpu_s_load: cpuLoad === null ? null : +cpuLoad.toFixed(2),
         server_cores_during_load: cpuLoad === null ? null : +(cpuLoad / loadSeconds).toFixed(2),
         server_cpu_s_incl_drain: cpuTotal === null ? null : +cpuTotal.toFixed(2),
+        worker_flush_phase_s: workerPhases,
         error_samples: errorSamples,
         incomplete_samples: incomplete,
       };
@@ -766,6 +791,7 @@ async function main() {
     offered_spans_per_s: opts.rate,
     load_avg_before: +loadBefore.toFixed(2),
     cores: os.cpus().length,
+    seeded_store: seeded,
     server: serverInfo,
     otlp_http_protobuf: phases.http ?? null,
     otlp_grpc: phases.grpc ?? null,
@@ -780,6 +806,10 @@ async function main() {
                 (serverInfo ? ` (~${serverInfo.bytes_per_span} B/span, ${(serverInfo.bytes_per_request / 1024).toFixed(0)} KB/request)` : ''));
     if (loadBefore > 0.5 * os.cpus().length) {
       L('WARNING', `load average ${loadBefore.toFixed(2)} on ${os.cpus().length} cores before the run: the machine was busy, numbers are pessimistic`);
+    }
+    if (seeded) {
+      L('store before the load', `${seeded.traces} traces, ${seeded.observations} observations, ${seeded.scores} scores ` +
+        `in project ${seeded.project} (--seed)`);
     }
     for (const [label, p] of [['OTLP/HTTP protobuf', phases.http], ['OTLP/gRPC', phases.grpc]]) {
       if (!p) continue;
@@ -797,6 +827,10 @@ async function main() {
         `(${fmtInt(p.queue_pending_at_stop)} events queued when the load stopped; queue empty ${p.drain_s} s after it)`);
       L('readback', `${p.readback_complete}/${p.readback_checked} sampled traces complete (4 observations, generation with model, usage, input, output)`);
       L('server', `peak RSS ${p.server_peak_rss_mb} MB; CPU ${p.server_cpu_s_load} s during load (${p.server_cores_during_load} cores), ${p.server_cpu_s_incl_drain} s incl. drain`);
+      if (p.worker_flush_phase_s) {
+        const w = p.worker_flush_phase_s;
+        L('worker flush phases', `${w.load} s reading stored rows, ${w.merge} s merging, ${w.insert} s inserting (load + drain)`);
+      }
       for (const s of p.error_samples) console.log(`    sample: ${s}`);
       for (const s of p.incomplete_samples) console.log(`    incomplete: ${s}`);
     }
