@@ -327,15 +327,18 @@ void IngestionWorker::Run() {
     return true;
   };
 
+  bool behind = false;  // the last read took as many entries as it could: more are waiting
   for (;;) {
     const bool pending = !batch->empty();
     const int64_t age = pending ? NowMs() - batch->started_at_ms() : 0;
     const bool full = batch->event_count() >= static_cast<size_t>(options_.batch_size);
     const bool due = pending && age >= options_.write_interval_ms;
     // While the writer still holds a batch it has not started, handing over another would only
-    // wait: the batch keeps growing instead (up to max_batch_events), so under a backlog inserts
-    // get larger and fewer (fewer parts to merge, fewer lookups) and an idle queue keeps small,
-    // prompt ones.
+    // wait; and while the queue holds more than the last read took, this thread is behind. In
+    // both cases the batch keeps growing instead (up to max_batch_events), so under a backlog
+    // inserts get larger and fewer (fewer parts to merge) and so do the lookups of stored rows,
+    // whose cost is mostly fixed per batch (reading the ids of the project's stored rows is a
+    // scan once thousands of ids are asked for), while an idle queue keeps small, prompt ones.
     const bool at_max = batch->event_count() >= std::max<size_t>(options_.max_batch_events, options_.batch_size) ||
                         batch->payload_bytes() >= options_.max_batch_bytes;
     const bool writer_busy = [&] {
@@ -346,7 +349,7 @@ void IngestionWorker::Run() {
       if (pending) finish_batch();
       return;
     }
-    if ((full || due) && (!writer_busy || at_max)) {
+    if ((full || due) && ((!writer_busy && !behind) || at_max)) {
       // A batch that could be neither merged nor dead-lettered stays and is tried again.
       if (finish_batch()) {
         batch = std::make_unique<Batch>();
@@ -367,6 +370,7 @@ void IngestionWorker::Run() {
       continue;
     }
     if (items->empty()) {
+      behind = false;
       if (pending && !writer_busy) {
         if (finish_batch()) {
           batch = std::make_unique<Batch>();
@@ -376,6 +380,7 @@ void IngestionWorker::Run() {
       }
       continue;
     }
+    behind = items->size() >= kMaxItemsPerRead;
     for (auto& item : *items) batch->Add(std::move(item), parser);
   }
 }

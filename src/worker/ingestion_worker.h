@@ -19,8 +19,10 @@ class Batch;
 
 struct IngestionWorkerOptions {
   int batch_size = 1000;          //!< flush once this many events are buffered
-  //! ... and while the writer is still busy with the previous batch, keep reading up to this many.
-  size_t max_batch_events = 10'000;
+  //! ... and while the writer is still busy with the previous batch, or the queue holds more than
+  //! a read takes, keep reading up to this many (a backlog's fixed per-batch costs, above all the
+  //! read of stored rows, are then paid once per this many events).
+  size_t max_batch_events = 25'000;
   size_t max_batch_bytes = 64u << 20;  //!< ... or this many bytes of queued events
   int write_interval_ms = 500;    //!< ... or once the oldest buffered event waited this long
   int linger_ms = 20;             //!< ... or once the queue stayed empty this long

@@ -20,12 +20,14 @@ namespace {
 
 // Passes everything to chDB, except that while `failing_inserts` > 0 each insert fails (with
 // `failure_code`: kInternal by default, a rejected batch; kUnavailable, a store that is down),
-// and each insert can be slowed down (`insert_delay_ms`).
+// and each insert (`insert_delay_ms`) or query, the worker's reads of stored rows among them
+// (`query_delay_ms`), can be slowed down.
 class FaultInjectingTransport final : public traces::ClickHouseTransport {
  public:
   explicit FaultInjectingTransport(traces::ClickHouseTransport& inner) : inner_(inner) {}
   StatusOr<std::string> Query(std::string_view sql, const std::vector<traces::QueryParam>& params,
                               std::string_view format) override {
+    if (query_delay_ms.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(query_delay_ms.load()));
     return inner_.Query(sql, params, format);
   }
   Status Insert(std::string_view table, std::string_view format, std::string_view rows,
@@ -43,6 +45,7 @@ class FaultInjectingTransport final : public traces::ClickHouseTransport {
   std::atomic<int> failing_inserts{0};
   std::atomic<StatusCode> failure_code{StatusCode::kInternal};
   std::atomic<int> insert_delay_ms{0};  // a slow store: each insert takes at least this long
+  std::atomic<int> query_delay_ms{0};   // slow reads: each query takes at least this long
   std::atomic<int> trace_inserts{0};    // inserts into `traces` that reached the store
 
  private:
@@ -286,6 +289,25 @@ TEST_F(IngestionWorkerTest, ABacklogGrowsBatchesWhileTheWriterIsBusy) {
   // Reads of 32 entries of one event each would make 13 batches at batch_size 10.
   EXPECT_LE(faults_->trace_inserts.load(), 6);
   EXPECT_EQ(CountFinal("traces", "b0") + CountFinal("traces", "b399"), 2);
+  EXPECT_EQ(queue_->Stats()->dead_letters, 0);
+}
+
+// So is a backlog in front of slow reads of stored rows (on a large store they scan the ids of
+// the project's rows whatever the number asked for): while the queue holds more than a read
+// takes, the batch keeps growing though the writer is idle, so the backlog costs a few reads
+// instead of one per read of the queue.
+TEST_F(IngestionWorkerTest, ABacklogGrowsBatchesWhileTheWorkerIsBehind) {
+  for (int i = 0; i < 400; ++i) Enqueue({Event("trace-create", R"({"id":"w)" + std::to_string(i) + R"("})")});
+  faults_->query_delay_ms = 100;
+  StartWorker(IngestionWorkerOptions{}.cache_bytes, /*batch_size=*/10);
+  for (int i = 0; i < 1500 && queue_->Stats()->pending_items > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(queue_->Stats()->pending_items, 0);
+  // Reads of 32 entries of one event each, each batch merged after its read, would make 13.
+  EXPECT_LE(faults_->trace_inserts.load(), 3);
+  faults_->query_delay_ms = 0;
+  EXPECT_EQ(CountFinal("traces", "w0") + CountFinal("traces", "w399"), 2);
   EXPECT_EQ(queue_->Stats()->dead_letters, 0);
 }
 
