@@ -87,7 +87,9 @@ function parseArgs(argv) {
     usage('--duration must be > 0, --connections >= 1, --batch-size a positive multiple of 4');
   }
   if (o.rate !== null && !(o.rate > 0)) usage('--rate must be > 0 spans/s');
-  if (o.seed !== null && !fs.existsSync(path.join(o.seed, 'gen.json'))) usage(`--seed ${o.seed}: no gen.json there`);
+  if (o.seed !== null && !['gen.json', 'data/clickhouse'].every((f) => fs.existsSync(path.join(o.seed, f)))) {
+    usage(`--seed ${o.seed}: not a read benchmark data set (gen.json and data/clickhouse)`);
+  }
   const unknown = o.modes.filter((m) => !['http', 'grpc', 'ingest'].includes(m));
   if (unknown.length || o.modes.length === 0) usage(`--modes takes http, grpc and/or ingest, got ${o.modes.join(',')}`);
   return o;
@@ -533,6 +535,11 @@ async function main() {
     const metricValues = (text, name) =>
       [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([^\\s]+)`, 'gm'))].map((m) => Number(m[1]));
     const metricValue = (text, name) => metricValues(text, name)[0] ?? null;
+    //! The value of the series with exactly these labels (`phase="load"`), or null.
+    const metricLabeled = (text, name, labels) => {
+      const m = text.match(new RegExp(`^${name}\\{${labels}\\} ([^\\s]+)`, 'm'));
+      return m ? Number(m[1]) : null;
+    };
     //! Sum of every series of a metric, or null when it has none.
     const metricSum = (text, name) => {
       const values = metricValues(text, name);
@@ -547,8 +554,8 @@ async function main() {
         deadLetters: metricValue(text, 'langfuse_queue_dead_letters'),
         processed: metricSum(text, 'langfuse_ingestion_events_processed_total') ?? 0,
         // Worker seconds per flush phase: load = reading the stored rows of entities not cached.
-        phases: Object.fromEntries(['load', 'merge', 'insert'].map((ph) => [ph,
-          Number(text.match(new RegExp(`^langfuse_ingestion_flush_phase_seconds_sum\\{phase="${ph}"\\} (\\S+)`, 'm'))?.[1] ?? 0)])),
+        phases: Object.fromEntries(['load', 'merge', 'insert'].map((ph) =>
+          [ph, metricLabeled(text, 'langfuse_ingestion_flush_phase_seconds_sum', `phase="${ph}"`) ?? 0])),
       };
     }
     //! GET the trace until it has all its observations; returns ms since `since`, or null.
