@@ -37,6 +37,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { fixedSchedule } from './fixed_schedule.mjs';
+import { metricValue } from './metrics_text.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -525,10 +526,6 @@ async function main() {
     }
   }
 
-  const metricValue = (text, name) => {
-    const m = text.match(new RegExp(`^${name}(?:\\{[^}]*\\})? ([^\\s]+)`, 'm'));
-    return m ? Number(m[1]) : null;
-  };
   async function queuePending() {
     const r = await request(probeAgent, 'GET', '/metrics', undefined, { auth: false, timeoutMs: 5000 });
     if (r.status !== 200) return { error: `GET /metrics answered HTTP ${r.status} ${r.error ?? ''}` };

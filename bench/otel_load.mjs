@@ -45,6 +45,7 @@ import { spawn, execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { fixedSchedule } from './fixed_schedule.mjs';
+import { metricSum, metricValue } from './metrics_text.mjs';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -531,20 +532,6 @@ async function main() {
     const rssAtStartKb = sampleMem()?.rssKb ?? null;
     const memTimer = setInterval(sampleMem, 200);
 
-    //! The values of a metric's series (one per label set), in the order /metrics lists them.
-    const metricValues = (text, name) =>
-      [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? ([^\\s]+)`, 'gm'))].map((m) => Number(m[1]));
-    const metricValue = (text, name) => metricValues(text, name)[0] ?? null;
-    //! The value of the series with exactly these labels (`phase="load"`), or null.
-    const metricLabeled = (text, name, labels) => {
-      const m = text.match(new RegExp(`^${name}\\{${labels}\\} ([^\\s]+)`, 'm'));
-      return m ? Number(m[1]) : null;
-    };
-    //! Sum of every series of a metric, or null when it has none.
-    const metricSum = (text, name) => {
-      const values = metricValues(text, name);
-      return values.length ? values.reduce((a, b) => a + b, 0) : null;
-    };
     async function queuePending() {
       const r = await request(probeAgent, 'GET', '/metrics', undefined, { auth: false, timeoutMs: 5000 });
       if (r.status !== 200) return { error: `GET /metrics answered HTTP ${r.status} ${r.error ?? ''}` };
@@ -555,7 +542,7 @@ async function main() {
         processed: metricSum(text, 'langfuse_ingestion_events_processed_total') ?? 0,
         // Worker seconds per flush phase: load = reading the stored rows of entities not cached.
         phases: Object.fromEntries(['load', 'merge', 'insert'].map((ph) =>
-          [ph, metricLabeled(text, 'langfuse_ingestion_flush_phase_seconds_sum', `phase="${ph}"`) ?? 0])),
+          [ph, metricValue(text, 'langfuse_ingestion_flush_phase_seconds_sum', `phase="${ph}"`) ?? 0])),
       };
     }
     //! GET the trace until it has all its observations; returns ms since `since`, or null.

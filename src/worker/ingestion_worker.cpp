@@ -369,8 +369,8 @@ void IngestionWorker::Run() {
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }
+    behind = items->size() >= kMaxItemsPerRead;
     if (items->empty()) {
-      behind = false;
       if (pending && !writer_busy) {
         if (finish_batch()) {
           batch = std::make_unique<Batch>();
@@ -380,7 +380,6 @@ void IngestionWorker::Run() {
       }
       continue;
     }
-    behind = items->size() >= kMaxItemsPerRead;
     for (auto& item : *items) batch->Add(std::move(item), parser);
   }
 }
