@@ -243,6 +243,11 @@ int Application::Serve(Roles roles) {
     api::RegisterWorkerRoutes(router, context);
   }
 
+  // In-process chDB has no other writer: the ids of its rows can be kept here, and the worker's
+  // lookups of stored rows skip the ids certainly new (most of them) instead of reading the
+  // store, whose cost grows with the rows stored. Before the worker and the v2 import insert.
+  if (roles.worker && s.embedded_traces) s.traces->TrackKnownIds();
+
   std::unique_ptr<worker::IngestionWorker> worker;
   if (roles.worker) {
     worker::IngestionWorkerOptions options;

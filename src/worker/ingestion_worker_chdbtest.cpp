@@ -201,6 +201,48 @@ TEST_F(IngestionWorkerTest, UpdateAfterRestartMergesWithTheStoredRow) {
   EXPECT_EQ(CountFinal("traces", "t2"), 1);
 }
 
+// The embedded server keeps the ids of the stored rows (TraceStore::TrackKnownIds) and skips the
+// reads of ids certainly not stored: a restarted server, whose ids come from reading the store,
+// must still find the row an update merges with.
+TEST_F(IngestionWorkerTest, WithKnownIdsAnUpdateAfterRestartMergesWithTheStoredRow) {
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t3","name":"first","metadata":{"a":{"x":1}}})"),
+           Event("span-create", R"({"id":"s3","traceId":"t3","name":"step","input":"in"})")});
+  ASSERT_TRUE(WaitForTrace("t3"));
+  worker_.reset();
+  // A new process: a new store whose ids are read from the tables.
+  auto transport = std::make_unique<FaultInjectingTransport>(*ChdbEnvironment::chdb);
+  faults_ = transport.get();
+  store_ = std::make_unique<traces::TraceStore>(std::move(transport));
+  store_->TrackKnownIds();
+  for (int i = 0; i < 1000 && !store_->known_ids()->Ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(store_->known_ids()->Ready());
+  StartWorker();
+  Enqueue({Event("trace-create", R"({"id":"t3","userId":"u","metadata":{"a":{"y":2}}})"),
+           Event("span-update", R"({"id":"s3","traceId":"t3","output":"out"})"),
+           Event("span-create", R"({"id":"s3-new","traceId":"t3","name":"next"})")});
+  auto merged = WaitForTrace("t3", [](const traces::TraceRecord& r) { return r.user_id.has_value(); });
+  ASSERT_TRUE(merged.has_value());
+  EXPECT_EQ(merged->name, "first");
+  EXPECT_EQ(merged->metadata.at("a"), R"({"x":1,"y":2})");
+  EXPECT_EQ(CountFinal("traces", "t3"), 1);
+  StatusOr<std::vector<traces::ObservationRecord>> obs = std::vector<traces::ObservationRecord>{};
+  for (int i = 0; i < 500; ++i) {
+    obs = store_->GetObservations(project_, {"s3", "s3-new"});
+    if (obs.ok() && obs->size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(obs.ok());
+  ASSERT_EQ(obs->size(), 2u);
+  for (const auto& o : *obs) {
+    if (o.id != "s3") continue;
+    EXPECT_EQ(o.name, "step");
+    EXPECT_EQ(o.input, "in");
+    EXPECT_EQ(o.output, "out");
+  }
+  EXPECT_EQ(CountFinal("observations", "s3"), 1);
+}
+
 // Queue ids restart with a new queue file (an emptied data folder, or another instance writing
 // to the same ClickHouse server), while the store still remembers the insert tokens it saw: a
 // batch of the new queue must not be taken for a repeat of the old queue's batch with the same ids.

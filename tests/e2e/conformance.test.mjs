@@ -596,6 +596,12 @@ describe('operations', () => {
     const tracked = res.text.match(/^langfuse_clickhouse_memory_tracked_bytes (\S+)$/m);
     assert.ok(tracked, 'langfuse_clickhouse_memory_tracked_bytes is exported');
     assert.ok(Number(tracked[1]) > 0, `tracked bytes ${tracked[1]}`);
+    // The embedded server keeps the stored rows' ids (rows were ingested above); a web process
+    // of the scale topology keeps none (other workers write to the same ClickHouse).
+    const known = res.text.match(/^langfuse_ingestion_known_ids_bytes (\S+)$/m);
+    assert.ok(known, 'langfuse_ingestion_known_ids_bytes is exported');
+    if (process.env.LANGFUSE_E2E_TOPOLOGY === 'scale') assert.equal(Number(known[1]), 0);
+    else assert.ok(Number(known[1]) > 0, `known ids bytes ${known[1]}`);
   });
 });
 

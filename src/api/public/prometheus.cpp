@@ -58,6 +58,12 @@ void RegisterPrometheusRoutes(http::Router& router, ApiContext& context) {
   Metrics().AddGauge("langfuse_clickhouse_memory_tracked_bytes",
                      "Memory the ClickHouse engine tracks (in-process chDB in the embedded mode)",
                      [] { return clickhouse_bytes->load(); });
+  // The ids of the stored rows the embedded server keeps (TraceStore::TrackKnownIds): about
+  // 5 bytes per row stored, so it grows with the store.
+  static std::atomic<double>* known_ids_bytes = new std::atomic<double>(0.0);
+  Metrics().AddGauge("langfuse_ingestion_known_ids_bytes",
+                     "Memory of the stored rows' ids kept to skip reading new ids (embedded mode)",
+                     [] { return known_ids_bytes->load(); });
   router.Add("GET", "/metrics", [&context](http::Request&) {
     {
       auto stats = context.queue.Stats();
@@ -65,6 +71,8 @@ void RegisterPrometheusRoutes(http::Router& router, ApiContext& context) {
       snapshot->stats = std::move(stats);
     }
     clickhouse_bytes->store(ReadClickHouseTrackedBytes(context.traces.transport()));
+    const traces::KnownIds* known = context.traces.known_ids();
+    known_ids_bytes->store(known != nullptr ? static_cast<double>(known->memory_bytes()) : 0.0);
     http::Response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

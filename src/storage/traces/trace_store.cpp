@@ -4,6 +4,7 @@
 
 #include <simdjson.h>
 
+#include "common/log.h"
 #include "common/time.h"
 
 #include <utility>
@@ -77,15 +78,21 @@ StatusOr<std::vector<std::string>> ExistingIds(ClickHouseTransport& transport, s
   return found;
 }
 
-// Runs `get` for the ids of `table` that exist (all of them when there are few).
+// Runs `get` for the ids of `table` that exist (all of them when there are few). With known ids
+// (read and ready), the ids they certainly lack are dropped first, without asking the store.
 template <typename Get>
-auto LookupExisting(ClickHouseTransport& transport, std::string_view table, const std::string& project_id,
-                    const std::vector<std::string>& ids, Get get) -> decltype(get(ids)) {
-  using Result = decltype(get(ids));
+auto LookupExisting(ClickHouseTransport& transport, const KnownIds* known, KnownIdTable table,
+                    const std::string& project_id, const std::vector<std::string>& all_ids, Get get)
+    -> decltype(get(all_ids)) {
+  using Result = decltype(get(all_ids));
   using Rows = std::decay_t<decltype(*std::declval<Result>())>;
+  const bool filtered = known != nullptr && known->Ready();  // read once: it may turn true meanwhile
+  std::vector<std::string> maybe_stored;
+  if (filtered) maybe_stored = known->MaybeStored(table, project_id, all_ids);
+  const std::vector<std::string>& ids = filtered ? maybe_stored : all_ids;
   if (ids.empty()) return Rows{};
   if (ids.size() <= kProbeAbove) return get(ids);
-  auto existing = ExistingIds(transport, table, project_id, ids);
+  auto existing = ExistingIds(transport, KnownIdTableName(table), project_id, ids);
   if (!existing.ok()) return existing.status();
   if (existing->empty()) return Rows{};
   return get(*existing);
@@ -104,23 +111,49 @@ auto Select(ClickHouseTransport& transport, const std::string& sql, std::vector<
 TraceStore::TraceStore(std::unique_ptr<ClickHouseTransport> transport, SchemaTarget target)
     : transport_(std::move(transport)), target_(std::move(target)) {}
 
+TraceStore::~TraceStore() {
+  stopping_ = true;
+  if (known_ids_loader_.joinable()) known_ids_loader_.join();
+}
+
+void TraceStore::TrackKnownIds() {
+  if (known_ids_) return;
+  known_ids_ = std::make_unique<KnownIds>();
+  known_ids_loader_ = std::thread([this] {
+    const int64_t started = NowMs();
+    Status s = known_ids_->Load(*transport_, stopping_);
+    if (!s.ok()) {
+      // Lookups keep asking the store, as without the ids: slower, never wrong.
+      LOG_WARN("tracing store: cannot read the stored ids ({}); stored rows are looked up in the store",
+               s.message());
+    } else if (known_ids_->Ready()) {
+      LOG_INFO("tracing store: {} stored ids read in {} ms ({} KiB)", known_ids_->size(), NowMs() - started,
+               known_ids_->memory_bytes() >> 10);
+    }
+  });
+}
+
 Status TraceStore::Migrate(int* applied) { return ApplyClickHouseMigrations(*transport_, target_, applied); }
 
 Status TraceStore::Ping() { return transport_->Ping(); }
 
 Status TraceStore::InsertTraces(const std::vector<TraceRecord>& rows, const std::string& dedup_token) {
   if (rows.empty()) return Status::Ok();
+  // Recorded before the insert: should it fail, the ids only cost a needless read later.
+  if (known_ids_) known_ids_->Add(KnownIdTable::kTraces, rows);
   return transport_->Insert("traces", kRowBinaryFormat, TracesToRowBinary(rows), dedup_token);
 }
 
 Status TraceStore::InsertObservations(const std::vector<ObservationRecord>& rows,
                                       const std::string& dedup_token) {
   if (rows.empty()) return Status::Ok();
+  if (known_ids_) known_ids_->Add(KnownIdTable::kObservations, rows);
   return transport_->Insert("observations", kRowBinaryFormat, ObservationsToRowBinary(rows), dedup_token);
 }
 
 Status TraceStore::InsertScores(const std::vector<ScoreRecord>& rows, const std::string& dedup_token) {
   if (rows.empty()) return Status::Ok();
+  if (known_ids_) known_ids_->Add(KnownIdTable::kScores, rows);
   return transport_->Insert("scores", kRowBinaryFormat, ScoresToRowBinary(rows), dedup_token);
 }
 
@@ -128,7 +161,8 @@ StatusOr<std::vector<TraceRecord>> TraceStore::GetTraces(const std::string& proj
                                                          const std::vector<std::string>& ids) {
   static const std::string kSql =
       NewestVersions(TraceSelectColumns(), "traces", "id IN {ids:Array(String)}") + std::string(kIndexedFinal);
-  return LookupExisting(*transport_, "traces", project_id, ids, [&](const std::vector<std::string>& some) {
+  return LookupExisting(*transport_, known_ids_.get(), KnownIdTable::kTraces, project_id, ids,
+                        [&](const std::vector<std::string>& some) {
     return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", some)},
                   ParseTracesJsonEachRow);
   });
@@ -139,7 +173,8 @@ StatusOr<std::vector<ObservationRecord>> TraceStore::GetObservations(const std::
   static const std::string kSql =
       NewestVersions(ObservationSelectColumns(), "observations", "id IN {ids:Array(String)}") +
       std::string(kIndexedFinal);
-  return LookupExisting(*transport_, "observations", project_id, ids, [&](const std::vector<std::string>& some) {
+  return LookupExisting(*transport_, known_ids_.get(), KnownIdTable::kObservations, project_id, ids,
+                        [&](const std::vector<std::string>& some) {
     return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", some)},
                   ParseObservationsJsonEachRow);
   });
@@ -149,7 +184,8 @@ StatusOr<std::vector<ScoreRecord>> TraceStore::GetScores(const std::string& proj
                                                          const std::vector<std::string>& ids) {
   static const std::string kSql =
       NewestVersions(ScoreSelectColumns(), "scores", "id IN {ids:Array(String)}") + std::string(kIndexedFinal);
-  return LookupExisting(*transport_, "scores", project_id, ids, [&](const std::vector<std::string>& some) {
+  return LookupExisting(*transport_, known_ids_.get(), KnownIdTable::kScores, project_id, ids,
+                        [&](const std::vector<std::string>& some) {
     return Select(*transport_, kSql, {StringParam("project_id", project_id), StringArrayParam("ids", some)},
                   ParseScoresJsonEachRow);
   });

@@ -1,11 +1,14 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/status.h"
 #include "storage/traces/clickhouse_transport.h"
+#include "storage/traces/known_ids.h"
 #include "storage/traces/migrations.h"
 #include "storage/traces/records.h"
 
@@ -21,11 +24,24 @@ class TraceStore {
  public:
   //! `target` says whether Migrate() writes unclustered or `ON CLUSTER` DDL.
   explicit TraceStore(std::unique_ptr<ClickHouseTransport> transport, SchemaTarget target = {});
+  ~TraceStore();
+  TraceStore(const TraceStore&) = delete;
+  TraceStore& operator=(const TraceStore&) = delete;
 
   //! Applies the numbered ClickHouse migrations (migrations.h) not yet recorded in
   //! `langfuse_ch_migrations`; `*applied` (may be null) receives how many ran.
   Status Migrate(int* applied);
   Status Ping();
+
+  //! For a store this process alone writes (chDB in-process): keeps the ids of the stored rows
+  //! in memory (known_ids.h), so that GetTraces/GetObservations/GetScores skip the ids certainly
+  //! not stored instead of asking the store, which for many ids means reading the ids of all the
+  //! project's rows. The rows already stored are read on a background thread; until it is done,
+  //! lookups ask the store. Call once, after Migrate and before anything is inserted; never with
+  //! a store that other processes write to (their rows would be missed).
+  void TrackKnownIds();
+  //! The ids kept (null unless TrackKnownIds was called).
+  const KnownIds* known_ids() const { return known_ids_.get(); }
 
   //! One INSERT per call; `dedup_token` makes a retried insert harmless.
   Status InsertTraces(const std::vector<TraceRecord>& rows, const std::string& dedup_token);
@@ -56,6 +72,9 @@ class TraceStore {
  private:
   std::unique_ptr<ClickHouseTransport> transport_;
   SchemaTarget target_;
+  std::unique_ptr<KnownIds> known_ids_;
+  std::thread known_ids_loader_;
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace langfuse::traces

@@ -8,8 +8,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/ids.h"
 #include "storage/traces/chdb_test_environment.h"
@@ -20,6 +24,8 @@
 namespace langfuse::traces {
 namespace {
 
+using testing::MinimalObservation;
+using testing::MinimalScore;
 using testing::MinimalTrace;
 using testing::TraceStoreConformanceName;
 using testing::TraceStoreConformanceParam;
@@ -64,6 +70,84 @@ TEST_F(TraceStoreChdbTest, MoreTransportsShareTheEngineButNotAnotherPath) {
   EXPECT_EQ(refused.status().code(), StatusCode::kUnavailable);
   EXPECT_NE(refused.status().message().find("only one chDB data path"), std::string::npos)
       << refused.status().message();
+}
+
+TEST_F(TraceStoreChdbTest, KnownIdHashIsClickHousesXxHash64OfProjectSeparatorAndId) {
+  const std::vector<std::pair<std::string, std::string>> pairs = {
+      {"", ""}, {"p", "id-1"}, {"project with spaces", "b\u00e4r\t'\"\\"}, {project_, std::string(300, 'x')}};
+  for (const auto& [project, id] : pairs) {
+    auto out = g_env->transport().Query("SELECT toString(xxHash64(concat({p:String}, '\\x1f', {id:String}))) AS h",
+                                        {StringParam("p", project), StringParam("id", id)}, "TSV");
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    EXPECT_EQ(*out, std::to_string(KnownIdHash(project, id)) + "\n") << project << " / " << id;
+  }
+}
+
+// Counts the statements a store runs, over a second transport to the engine.
+class CountingTransport final : public ClickHouseTransport {
+ public:
+  explicit CountingTransport(std::unique_ptr<ClickHouseTransport> inner) : inner_(std::move(inner)) {}
+  std::atomic<int> queries{0};
+  StatusOr<std::string> Query(std::string_view sql, const std::vector<QueryParam>& params,
+                              std::string_view format) override {
+    ++queries;
+    return inner_->Query(sql, params, format);
+  }
+  Status Insert(std::string_view table, std::string_view format, std::string_view rows,
+                std::string_view dedup_token) override {
+    return inner_->Insert(table, format, rows, dedup_token);
+  }
+  Status Ping() override { return inner_->Ping(); }
+
+ private:
+  std::unique_ptr<ClickHouseTransport> inner_;
+};
+
+TEST_F(TraceStoreChdbTest, KnownIdsSkipTheStoreForNewIdsAndStillFindStoredOnes) {
+  auto second = OpenChdbTransport(g_env->dir().string(), 2);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  auto counting = std::make_unique<CountingTransport>(std::move(second).value());
+  CountingTransport& transport = *counting;
+  TraceStore tracked(std::move(counting));
+
+  // Rows stored before the ids are tracked, in two months' partitions (read back by the load).
+  const int64_t nov = 1'700'000'000'000;  // 2023-11
+  const int64_t dec = 1'702'000'000'000;  // 2023-12
+  ASSERT_TRUE(tracked.InsertTraces({MinimalTrace(project_, "t-before")}, Token()).ok());
+  ASSERT_TRUE(tracked
+                  .InsertObservations({MinimalObservation(project_, "o-nov", "t-before", nov),
+                                       MinimalObservation(project_, "o-dec", "t-before", dec)},
+                                      Token())
+                  .ok());
+  ASSERT_TRUE(tracked.InsertScores({MinimalScore(project_, "s-before", nov)}, Token()).ok());
+
+  tracked.TrackKnownIds();
+  for (int i = 0; i < 500 && !tracked.known_ids()->Ready(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(tracked.known_ids()->Ready());
+  // ... and after: recorded by the insert.
+  ASSERT_TRUE(tracked.InsertObservations({MinimalObservation(project_, "o-after", "t-before", dec)}, Token()).ok());
+
+  std::vector<std::string> fresh;
+  for (int i = 0; i < 40; ++i) fresh.push_back("new-" + std::to_string(i));
+  const int before = transport.queries.load();
+  EXPECT_TRUE(tracked.GetObservations(project_, fresh)->empty());
+  EXPECT_TRUE(tracked.GetTraces(project_, fresh)->empty());
+  EXPECT_TRUE(tracked.GetScores(project_, fresh)->empty());
+  EXPECT_TRUE(tracked.GetObservations("another-" + project_, {"o-nov"})->empty());
+  EXPECT_EQ(transport.queries.load(), before) << "ids certainly not stored were looked up in the store";
+
+  std::vector<std::string> mixed = fresh;
+  mixed.insert(mixed.end(), {"o-nov", "o-dec", "o-after"});
+  auto observations = tracked.GetObservations(project_, mixed);
+  ASSERT_TRUE(observations.ok()) << observations.status().message();
+  EXPECT_EQ(observations->size(), 3u);
+  fresh.push_back("t-before");
+  EXPECT_EQ(tracked.GetTraces(project_, fresh)->size(), 1u);
+  fresh.back() = "s-before";
+  EXPECT_EQ(tracked.GetScores(project_, fresh)->size(), 1u);
+  EXPECT_GT(transport.queries.load(), before);
 }
 
 }  // namespace
