@@ -12,7 +12,7 @@ namespace langfuse::traces {
 namespace {
 
 // A 64-bit finalizer (SplitMix64's): spreads a layer's seed through the hash, so that the layers
-// of one filter pick unrelated blocks and bits for the same hash.
+// of one filter give the same hash unrelated home slots and fingerprints.
 constexpr uint64_t Mix(uint64_t x) {
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
