@@ -83,6 +83,26 @@ TEST_F(TraceStoreChdbTest, KnownIdHashIsClickHousesXxHash64OfProjectSeparatorAnd
   }
 }
 
+// optimize_on_insert = 0 (a session setting): an INSERT keeps rows that share a sort key, and
+// FINAL still shows one.
+TEST_F(TraceStoreChdbTest, AnInsertKeepsRowsSharingAKeyAndFinalCollapsesThem) {
+  TraceRecord older = MinimalTrace(project_, "same-key");
+  older.name = "older";
+  TraceRecord newer = older;
+  newer.name = "newer";
+  newer.event_ts_ms = older.event_ts_ms + 1;
+  ASSERT_TRUE(store().InsertTraces({older, newer}, Token()).ok());
+  const std::vector<QueryParam> params = {StringParam("p", project_)};
+  auto raw = g_env->transport().Query("SELECT count() FROM traces WHERE project_id = {p:String}", params, "TSV");
+  ASSERT_TRUE(raw.ok()) << raw.status().message();
+  EXPECT_EQ(*raw, "2\n");
+  auto final_rows = g_env->transport().Query(
+      "SELECT name FROM traces FINAL WHERE project_id = {p:String}", params, "TSV");
+  ASSERT_TRUE(final_rows.ok()) << final_rows.status().message();
+  EXPECT_EQ(*final_rows, "newer\n");
+  EXPECT_EQ(store().GetTraces(project_, {"same-key"})->front().name, "newer");
+}
+
 // Counts the statements a store runs, over a second transport to the engine.
 class CountingTransport final : public ClickHouseTransport {
  public:
