@@ -74,7 +74,7 @@ class ScriptedTransport final : public ClickHouseTransport {
     ++queries;
     if (sql.find("GROUP BY day") != std::string_view::npos) {
       if (sql.find("FROM observations") == std::string_view::npos) return std::string();
-      return std::string("{\"day\":\"2026-11-02\",\"rows\":\"") + std::to_string(hashes.size()) + "\"}\n";
+      return "2026-11-02\t" + std::to_string(hashes.size()) + "\n";
     }
     EXPECT_NE(sql.find("FROM observations"), std::string_view::npos) << sql;
     EXPECT_EQ(params.size(), 1u);
