@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/malloc_tuning.h"
 #include "ingest/batch.h"
 
 namespace {
@@ -28,6 +29,7 @@ double Median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  langfuse::TuneMalloc();  // allocate as the server does
   if (argc < 2) {
     std::fprintf(stderr, "usage: ingest_parse_bench BODY.json [--rounds N]\n");
     return 2;

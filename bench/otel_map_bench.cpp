@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/malloc_tuning.h"
 #include "ingest/batch.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb.h"
 #include "otel/otel_mapping.h"
@@ -189,6 +190,7 @@ std::string BuildRequest(int spans, uint64_t now_ns) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  langfuse::TuneMalloc();  // allocate as the server does
   int spans = 100;
   int rounds = 200;
   bool dump = false;

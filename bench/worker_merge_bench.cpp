@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "common/malloc_tuning.h"
 #include "ingest/batch.h"
 #include "worker/batch_merge.h"
 
@@ -60,6 +61,7 @@ std::string ReplaceAll(const std::string& text, const std::string& from, const s
 }  // namespace
 
 int main(int argc, char** argv) {
+  langfuse::TuneMalloc();  // allocate as the server does
   if (argc < 2) {
     std::fprintf(stderr, "usage: worker_merge_bench BODY.json [--batch-events N] [--batches N]\n");
     return 2;

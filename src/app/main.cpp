@@ -1,5 +1,4 @@
 // The `langfuse` binary: subcommand dispatch only.
-#include <malloc.h>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -10,6 +9,7 @@
 #include "app/dlq_command.h"
 #include "app/import_v2_command.h"
 #include "common/log.h"
+#include "common/malloc_tuning.h"
 #include "common/version.h"
 #include "config/config.h"
 
@@ -127,16 +127,7 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // glibc gives every thread that allocates its own arena; with dozens of I/O, handler and
-  // engine threads that multiplies freed-but-kept memory. Two arenas hold RSS down at no
-  // measurable cost to throughput here.
-  mallopt(M_ARENA_MAX, 2);
-  // Batch-sized buffers (queue payloads, merged rows, parsed documents) are mapped and unmapped
-  // on their own above 128 KiB. glibc would otherwise raise that threshold to the largest block
-  // freed so far, after which each batch's buffers are carved from the heap and their pages kept
-  // there, fragmented, between batches. The heap's top is given back above 4 MiB free.
-  mallopt(M_MMAP_THRESHOLD, 128 << 10);
-  mallopt(M_TRIM_THRESHOLD, 4 << 20);
+  langfuse::TuneMalloc();
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string command = "server";
   if (!args.empty() && (args[0] == "--help" || args[0] == "-h" || args[0] == "help")) {

@@ -54,6 +54,50 @@ std::string ZstdCompress(std::string_view data, int level) {
   return out;
 }
 
+std::string ZstdCompressPieces(std::span<const std::string_view> pieces, int level) {
+  size_t total = 0;
+  for (std::string_view piece : pieces) total += piece.size();
+  auto ctx = Compressors().Take([] { return CompressPool::Ptr(ZSTD_createCCtx()); });
+  if (!ctx) throw std::bad_alloc();
+  ZSTD_CCtx_reset(ctx.get(), ZSTD_reset_session_only);
+  ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_checksumFlag, 1);
+  // The pledged size goes into the frame header, as with a one-shot compression.
+  ZSTD_CCtx_setPledgedSrcSize(ctx.get(), total);
+  // Text compresses several-fold; the buffer starts at an eighth of the input and grows if needed.
+  std::string out(std::min(ZSTD_compressBound(total), total / 8 + 4096), '\0');
+  ZSTD_outBuffer output{out.data(), out.size(), 0};
+  auto grow = [&] {
+    out.resize(out.size() * 2);
+    output.dst = out.data();
+    output.size = out.size();
+  };
+  size_t status = 0;
+  for (std::string_view piece : pieces) {
+    ZSTD_inBuffer input{piece.data(), piece.size(), 0};
+    while (input.pos < input.size) {
+      if (output.pos == output.size) grow();
+      status = ZSTD_compressStream2(ctx.get(), &output, &input, ZSTD_e_continue);
+      if (ZSTD_isError(status)) break;
+    }
+    if (ZSTD_isError(status)) break;
+  }
+  if (!ZSTD_isError(status)) {
+    ZSTD_inBuffer none{nullptr, 0, 0};
+    do {
+      if (output.pos == output.size) grow();
+      status = ZSTD_compressStream2(ctx.get(), &output, &none, ZSTD_e_end);
+    } while (!ZSTD_isError(status) && status != 0);
+  }
+  if (ZSTD_isError(status)) {
+    // The context is in an unknown state: freed, not pooled.
+    throw std::bad_alloc();
+  }
+  if (ZSTD_sizeof_CCtx(ctx.get()) <= kKeepContextBytes) Compressors().Give(std::move(ctx));
+  out.resize(output.pos);
+  return out;
+}
+
 bool IsZstdFrame(std::string_view data) {
   return data.size() >= 4 && static_cast<unsigned char>(data[0]) == 0x28 && static_cast<unsigned char>(data[1]) == 0xB5 &&
          static_cast<unsigned char>(data[2]) == 0x2F && static_cast<unsigned char>(data[3]) == 0xFD;

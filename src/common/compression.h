@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,12 @@ namespace langfuse {
 
 //! One zstd frame of `data` (with its size in the header, which ZstdDecompress relies on).
 std::string ZstdCompress(std::string_view data, int level = 1);
+
+//! One zstd frame of the concatenation of `pieces`, as ZstdCompress would make of it, without the
+//! concatenation: a payload assembled from many parts (a queue payload's header and events) is
+//! compressed from where its parts lie, into a buffer that grows with the compressed size rather
+//! than one at the bound of the input (no large buffer mapped and zeroed per call).
+std::string ZstdCompressPieces(std::span<const std::string_view> pieces, int level = 1);
 
 //! True when `data` starts with the zstd frame magic number. JSON text never does (its first
 //! byte is '{', '[', '"', a digit, a letter or white space).

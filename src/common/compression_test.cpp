@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <string_view>
+#include <vector>
 
 namespace langfuse {
 namespace {
@@ -36,6 +38,40 @@ TEST(Zstd, RoundTripsEmptyAndIncompressibleInput) {
   for (char& c : noise) c = static_cast<char>(random());
   ASSERT_TRUE(ZstdDecompress(ZstdCompress(noise), noise.size(), back).ok());
   EXPECT_EQ(back, noise);
+}
+
+TEST(Zstd, PiecesMakeTheFrameOfTheirConcatenation) {
+  std::mt19937_64 random(11);
+  std::string noise(200'000, '\0');  // incompressible: the output outgrows its first buffer
+  for (char& c : noise) c = static_cast<char>(random());
+  const std::string json = SampleJson(500);
+  const std::vector<std::vector<std::string_view>> cases = {
+      {},
+      {""},
+      {json},
+      {"{\"events\":[", "", "1", ",", "2", "]}"},
+      {std::string_view(json).substr(0, 7), std::string_view(json).substr(7, 10000),
+       std::string_view(json).substr(10007)},
+      {noise, json, noise},
+  };
+  for (const auto& pieces : cases) {
+    std::string whole;
+    for (std::string_view piece : pieces) whole += piece;
+    const std::string frame = ZstdCompressPieces(pieces);
+    ASSERT_TRUE(IsZstdFrame(frame));
+    std::string back = "left over";
+    // ZstdDecompress needs the content size in the frame header, as a one-shot frame has it.
+    ASSERT_TRUE(ZstdDecompress(frame, whole.size(), back).ok()) << pieces.size() << " pieces";
+    EXPECT_EQ(back, whole);
+    if (!whole.empty()) {
+      EXPECT_FALSE(ZstdDecompress(frame, whole.size() - 1, back).ok());
+    }
+  }
+  // Text compresses as well as in one piece.
+  const std::string_view text(json);
+  std::vector<std::string_view> lines;
+  for (size_t at = 0; at < text.size(); at += 100) lines.push_back(text.substr(at, 100));
+  EXPECT_LT(ZstdCompressPieces(lines).size(), ZstdCompress(json).size() * 11 / 10);
 }
 
 TEST(Zstd, LeavesTheAskedSpareCapacity) {

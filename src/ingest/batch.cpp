@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <memory>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -69,51 +70,70 @@ StatusOr<BatchValidation> ValidateBatch(simdjson::dom::parser& parser, std::stri
 
 std::string EncodeQueuePayload(const std::string& project_id, const IngestionSource& source, int64_t received_at_ms,
                                const std::vector<std::string>& events) {
-  size_t size = 128 + project_id.size();
-  for (const auto& e : events) size += e.size() + 1;
-  std::string out;
-  out.reserve(size);
-  out += "{\"projectId\":";
-  AppendJsonString(out, project_id);
-  out += ",\"apiKeyId\":";
-  AppendJsonString(out, source.api_key_id);
-  out += ",\"sdkName\":";
-  AppendJsonString(out, source.sdk_name);
-  out += ",\"sdkVersion\":";
-  AppendJsonString(out, source.sdk_version);
-  out += ",\"receivedAt\":";
-  out += std::to_string(received_at_ms);
-  out += ",\"events\":[";
+  std::string head;
+  head.reserve(128 + project_id.size() + source.api_key_id.size() + source.sdk_name.size() +
+               source.sdk_version.size());
+  head += "{\"projectId\":";
+  AppendJsonString(head, project_id);
+  head += ",\"apiKeyId\":";
+  AppendJsonString(head, source.api_key_id);
+  head += ",\"sdkName\":";
+  AppendJsonString(head, source.sdk_name);
+  head += ",\"sdkVersion\":";
+  AppendJsonString(head, source.sdk_version);
+  head += ",\"receivedAt\":";
+  head += std::to_string(received_at_ms);
+  head += ",\"events\":[";
+  // The events are compressed where they lie, separated by commas, instead of being copied into
+  // one text first.
+  std::vector<std::string_view> pieces;
+  pieces.reserve(2 * events.size() + 2);
+  pieces.emplace_back(head);
   for (size_t i = 0; i < events.size(); ++i) {
-    if (i > 0) out += ',';
-    out += events[i];
+    if (i > 0) pieces.emplace_back(",");
+    pieces.emplace_back(events[i]);
   }
-  out += "]}";
-  return ZstdCompress(out);
+  pieces.emplace_back("]}");
+  return ZstdCompressPieces(pieces);
 }
+
+namespace {
+// The JSON text of a queue payload into `out`, which keeps its capacity from one call to the next.
+Status PayloadJsonInto(std::string_view payload, size_t spare_capacity, std::string& out) {
+  if (!IsZstdFrame(payload)) {
+    out.clear();
+    out.reserve(payload.size() + spare_capacity);
+    out.assign(payload);
+    return Status::Ok();
+  }
+  Status s = ZstdDecompress(payload, kMaxQueuePayloadJsonBytes, out, spare_capacity);
+  if (!s.ok()) return Status::InvalidArgument("queue payload: " + s.message());
+  return Status::Ok();
+}
+}  // namespace
 
 StatusOr<std::string> QueuePayloadJson(std::string_view payload, size_t spare_capacity) {
   std::string json;
-  if (!IsZstdFrame(payload)) {
-    json.reserve(payload.size() + spare_capacity);
-    json.assign(payload);
-    return json;
-  }
-  Status s = ZstdDecompress(payload, kMaxQueuePayloadJsonBytes, json, spare_capacity);
-  if (!s.ok()) return Status::InvalidArgument("queue payload: " + s.message());
+  RETURN_IF_ERROR(PayloadJsonInto(payload, spare_capacity, json));
   return json;
 }
 
 StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::string_view payload) {
-  auto json = QueuePayloadJson(payload, simdjson::SIMDJSON_PADDING);
-  if (!json.ok()) return json.status();
+  std::string text;
+  return DecodeQueuePayload(parser, payload, text);
+}
+
+StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::string_view payload,
+                                            std::string& text) {
+  RETURN_IF_ERROR(PayloadJsonInto(payload, simdjson::SIMDJSON_PADDING, text));
+  const std::string& json = text;
   simdjson::dom::object root;
   // The spare capacity is simdjson's padding, so it parses the text where it is.
-  if (parser.parse(json->data(), json->size(), false).get_object().get(root) != simdjson::SUCCESS) {
+  if (parser.parse(json.data(), json.size(), false).get_object().get(root) != simdjson::SUCCESS) {
     return Status::InvalidArgument("queue payload is not a JSON object");
   }
   DecodedPayload out;
-  out.json_bytes = json->size();
+  out.json_bytes = json.size();
   std::string_view s;
   int64_t received = 0;
   simdjson::dom::array events;

@@ -71,5 +71,9 @@ struct DecodedPayload {
 };
 
 StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::string_view payload);
+//! The same, decompressing into `text`, which a caller decoding many payloads keeps between calls
+//! (its capacity is reused instead of a buffer of the payload's size being mapped each time).
+StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::string_view payload,
+                                            std::string& text);
 
 }  // namespace langfuse::ingest

@@ -87,6 +87,46 @@ TEST(QueuePayload, IsCompressedAndStillReadsPlainJson) {
   EXPECT_NE(bad.status().message().find("queue payload"), std::string::npos) << bad.status().message();
 }
 
+// The worker decodes every entry with one text buffer: what an entry decodes to does not depend
+// on the entries decoded before it (a larger one, a damaged one, a plain one).
+TEST(QueuePayload, DecodesEntriesOneAfterAnotherWithOneBuffer) {
+  auto payload_of = [](int events, const std::string& name) {
+    std::vector<std::string> accepted;
+    for (int i = 0; i < events; ++i) {
+      accepted.push_back(R"({"id":"e)" + std::to_string(i) +
+                         R"(","timestamp":"2024-01-01T00:00:00Z","type":"span-create","body":{"id":"s)" +
+                         std::to_string(i) + R"(","traceId":"t","name":")" + name + R"("}})");
+    }
+    return EncodeQueuePayload("proj", IngestionSource{"k", "js", "3"}, events, accepted);
+  };
+  const std::string large = payload_of(2000, "large");
+  const std::string small = payload_of(3, "small");
+  std::string damaged = small;
+  damaged[damaged.size() / 2] = static_cast<char>(damaged[damaged.size() / 2] ^ 0x20);
+  auto plain_text = QueuePayloadJson(payload_of(2, "plain"));
+  ASSERT_TRUE(plain_text.ok());
+
+  simdjson::dom::parser parser;
+  std::string text;
+  auto first = DecodeQueuePayload(parser, large, text);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  ASSERT_EQ(first->events.size(), 2000u);
+  EXPECT_EQ(first->events[1999].observation.name.value, "large");
+  EXPECT_EQ(DecodeQueuePayload(parser, damaged, text).status().code(), StatusCode::kInvalidArgument);
+  auto second = DecodeQueuePayload(parser, small, text);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  ASSERT_EQ(second->events.size(), 3u);
+  EXPECT_EQ(second->events[2].observation.name.value, "small");
+  EXPECT_EQ(second->received_at_ms, 3);
+  EXPECT_EQ(second->json_bytes, QueuePayloadJson(small)->size());
+  auto third = DecodeQueuePayload(parser, *plain_text, text);
+  ASSERT_TRUE(third.ok()) << third.status().message();
+  ASSERT_EQ(third->events.size(), 2u);
+  EXPECT_EQ(third->events[0].observation.name.value, "plain");
+  // The events own their text: they outlive the buffer's next use.
+  EXPECT_EQ(first->events[0].observation.name.value, "large");
+}
+
 // Request bodies are parsed by pooled parsers: a returned one is handed out again (its buffers
 // stay warm), two held at once are distinct, and one that grew past 1 MB for a large body is
 // freed rather than kept (the next request starts small).

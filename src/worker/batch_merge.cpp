@@ -178,7 +178,7 @@ void AddTombstone(std::optional<Record>& tombstone, int64_t now, std::vector<Rec
 void Batch::Add(queue::QueueItem item, simdjson::dom::parser& parser) {
   if (item_ids_.empty()) started_at_ms_ = NowMs();
   item_ids_.push_back(item.id);
-  auto decoded = ingest::DecodeQueuePayload(parser, item.payload);
+  auto decoded = ingest::DecodeQueuePayload(parser, item.payload, text_);
   if (!decoded.ok()) {
     // Not ours to interpret: keep it where an operator can see it rather than drop it.
     queue::DeadLetter unreadable;

@@ -156,6 +156,7 @@ class Batch {
   std::vector<EventRef> refs_;  // every event, in arrival order
   std::vector<uint32_t> next_;  // per event: the next event of its entity, or kEndOfChain
   std::string key_;             // scratch for EntityKey
+  std::string text_;            // scratch: the JSON text of the entry being decoded
   size_t payload_bytes_ = 0;
   int64_t started_at_ms_ = 0;
 };
