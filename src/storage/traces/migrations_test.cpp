@@ -139,6 +139,7 @@ TEST(MigrationsTest, ClusterSkipsUnclusteredOnlyStatementsAndChecksName) {
   for (const std::string& sql : transport.statements) {
     EXPECT_EQ(sql.find("non_replicated_deduplication_window"), std::string::npos) << sql;
     EXPECT_EQ(sql.find("fsync_after_insert"), std::string::npos) << sql;  // the operator's choice there
+    EXPECT_EQ(sql.find("merge_selector_base"), std::string::npos) << sql;
     EXPECT_NE(sql.find("ON CLUSTER `c1`"), std::string::npos) << sql;
   }
 }

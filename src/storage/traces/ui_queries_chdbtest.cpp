@@ -694,9 +694,9 @@ class RecordingTransport : public ClickHouseTransport {
   std::mutex mutex_;
 };
 
-// Tracing migrations 6 and 7 on a real store: the slim projection replaces the wide one, the three
-// tables merge vertically (column by column), which holds their merges' memory down, and flush
-// every inserted part before the INSERT returns.
+// Tracing migrations 6 to 8 on a real store: the slim projection replaces the wide one, the three
+// tables merge vertically (column by column), which holds their merges' memory down, flush every
+// inserted part before the INSERT returns, and merge at a base of 10.
 TEST_F(UiQueriesChdbTest, TablesMergeVerticallyFlushInsertsAndKeepOnlyTheSlimProjection) {
   for (const char* table : {"traces", "observations", "scores"}) {
     auto ddl = transport().Query(fmt::format("SHOW CREATE TABLE {}", table), {}, "TabSeparatedRaw");
@@ -705,6 +705,7 @@ TEST_F(UiQueriesChdbTest, TablesMergeVerticallyFlushInsertsAndKeepOnlyTheSlimPro
     EXPECT_NE(ddl->find("vertical_merge_algorithm_min_columns_to_activate = 1"), std::string::npos) << *ddl;
     EXPECT_NE(ddl->find("fsync_after_insert = 1"), std::string::npos) << *ddl;
     EXPECT_NE(ddl->find("fsync_part_directory = 1"), std::string::npos) << *ddl;
+    EXPECT_NE(ddl->find("merge_selector_base = 10"), std::string::npos) << *ddl;
     EXPECT_EQ(ddl->find("observations_by_trace"), std::string::npos) << *ddl;
     EXPECT_EQ(ddl->find("PROJECTION observations_trace_stats") != std::string::npos,
               std::string_view(table) == "observations")
