@@ -238,6 +238,7 @@ constexpr std::string_view kScoresDurableInserts = "ALTER TABLE scores MODIFY SE
 // ingestion the merges rewrote every row's compressed columns (ZSTD(3) inputs and outputs) often
 // enough to take a tenth to a fifth of the machine; with 10 they take about half as many passes,
 // and a partition holds a few more small parts meanwhile (FINAL reads merge them as they read).
+// A ClickHouse server too old to know the setting goes on without it (a tuning statement).
 constexpr std::string_view kFewerMerges = "merge_selector_base = 10";
 constexpr std::string_view kTracesFewerMerges = "ALTER TABLE traces MODIFY SETTING @FEWER_MERGES@";
 constexpr std::string_view kObservationsFewerMerges = "ALTER TABLE observations MODIFY SETTING @FEWER_MERGES@";
@@ -336,7 +337,7 @@ const std::vector<ClickHouseMigration>& ClickHouseMigrations() {
        {{kTracesDurableInserts, true}, {kObservationsDurableInserts, true}, {kScoresDurableInserts, true}}},
       {8,
        "fewer_merges_without_replicas",
-       {{kTracesFewerMerges, true}, {kObservationsFewerMerges, true}, {kScoresFewerMerges, true}}},
+       {{kTracesFewerMerges, true, true}, {kObservationsFewerMerges, true, true}, {kScoresFewerMerges, true, true}}},
   };
   return kMigrations;
 }
@@ -356,6 +357,14 @@ std::string RenderMigrationStatement(const MigrationStatement& statement, const 
   ReplaceAll(sql, "@DEDUP_WINDOW@", kDedupWindow);
   return sql;
 }
+
+namespace {
+// ClickHouse's answer to a setting it does not know (error 115, UNKNOWN_SETTING).
+bool IsUnknownSetting(const Status& status) {
+  const std::string& m = status.message();
+  return m.find("UNKNOWN_SETTING") != std::string::npos || m.find("Code: 115.") != std::string::npos;
+}
+}  // namespace
 
 Status ApplyClickHouseMigrations(ClickHouseTransport& transport, const SchemaTarget& target, int* applied) {
   if (applied != nullptr) *applied = 0;
@@ -380,6 +389,12 @@ Status ApplyClickHouseMigrations(ClickHouseTransport& transport, const SchemaTar
       const MigrationStatement& statement = m.statements[i];
       if (statement.unclustered_only && !target.cluster.empty()) continue;
       auto result = transport.Query(RenderMigrationStatement(statement, target));
+      if (!result.ok() && statement.tuning && IsUnknownSetting(result.status())) {
+        LOG_WARN("ClickHouse migration {} ({}) statement {}: this server does not know the setting; "
+                 "going on without it: {}",
+                 m.version, m.name, i + 1, result.status().message());
+        continue;
+      }
       if (!result.ok()) {
         return Status(result.status().code(),
                       fmt::format("ClickHouse migration {} ({}) statement {}: {}", m.version, m.name, i + 1,

@@ -24,6 +24,9 @@ struct SchemaTarget {
 struct MigrationStatement {
   std::string_view sql;
   bool unclustered_only = false;  //!< skipped on a cluster
+  //! A performance setting only: a server that does not know it (an older ClickHouse answers
+  //! UNKNOWN_SETTING) goes on without it instead of failing the migration.
+  bool tuning = false;
 };
 
 //! A numbered schema change. Every statement is idempotent (IF NOT EXISTS, MODIFY SETTING...), so

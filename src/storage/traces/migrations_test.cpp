@@ -29,7 +29,7 @@ class FakeTransport : public ClickHouseTransport {
         out += fmt::format("{{\"v\":{},\"d\":{}}}\n", version, v.second);
       return out;
     }
-    if (!fail_on.empty() && sql.find(fail_on) != std::string_view::npos) return Status::Internal("boom");
+    if (!fail_on.empty() && sql.find(fail_on) != std::string_view::npos) return Status::Internal(fail_with);
     statements.emplace_back(sql);
     return std::string();
   }
@@ -52,6 +52,7 @@ class FakeTransport : public ClickHouseTransport {
   std::vector<Row> records;
   std::vector<std::string> statements;
   std::string fail_on;
+  std::string fail_with = "boom";
 };
 
 TEST(MigrationsTest, VersionsAscendAndAreUnique) {
@@ -142,6 +143,33 @@ TEST(MigrationsTest, ClusterSkipsUnclusteredOnlyStatementsAndChecksName) {
     EXPECT_EQ(sql.find("merge_selector_base"), std::string::npos) << sql;
     EXPECT_NE(sql.find("ON CLUSTER `c1`"), std::string::npos) << sql;
   }
+}
+
+// Migration 8 only tunes merges: a server that does not know merge_selector_base (an older
+// ClickHouse) still gets the schema, while any other failure of that statement stops the
+// migration as usual.
+TEST(MigrationsTest, AnUnknownTuningSettingIsSkippedAndOtherFailuresAreNot) {
+  FakeTransport old_server;
+  old_server.fail_on = "merge_selector_base";
+  old_server.fail_with =
+      "Code: 115. DB::Exception: Unknown setting 'merge_selector_base': for storage MergeTree. (UNKNOWN_SETTING)";
+  int applied = 0;
+  ASSERT_TRUE(ApplyClickHouseMigrations(old_server, {}, &applied).ok());
+  EXPECT_EQ(applied, static_cast<int>(ClickHouseMigrations().size()));
+  for (const std::string& sql : old_server.statements) EXPECT_EQ(sql.find("merge_selector_base"), std::string::npos);
+
+  FakeTransport failing;
+  failing.fail_on = "merge_selector_base";
+  failing.fail_with = "Code: 241. DB::Exception: Memory limit exceeded. (MEMORY_LIMIT_EXCEEDED)";
+  const Status status = ApplyClickHouseMigrations(failing, {}, &applied);
+  EXPECT_EQ(status.code(), StatusCode::kInternal);
+  EXPECT_NE(status.message().find("migration 8"), std::string::npos) << status.message();
+
+  // A schema statement with an unknown setting is not skipped.
+  FakeTransport schema;
+  schema.fail_on = "fsync_after_insert";
+  schema.fail_with = old_server.fail_with;
+  EXPECT_FALSE(ApplyClickHouseMigrations(schema, {}, &applied).ok());
 }
 
 // Without replicas, an acknowledged event must survive a crash of the machine: each tracing
