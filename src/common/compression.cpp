@@ -39,19 +39,7 @@ DecompressPool& Decompressors() {
 }  // namespace
 
 std::string ZstdCompress(std::string_view data, int level) {
-  std::string out(ZSTD_compressBound(data.size()), '\0');
-  auto ctx = Compressors().Take([] { return CompressPool::Ptr(ZSTD_createCCtx()); });
-  if (!ctx) throw std::bad_alloc();
-  // A known input size goes into the frame header (ZstdDecompress sizes its buffer by it); the
-  // checksum lets a damaged frame fail to decompress instead of yielding different bytes.
-  ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_compressionLevel, level);
-  ZSTD_CCtx_setParameter(ctx.get(), ZSTD_c_checksumFlag, 1);
-  const size_t n = ZSTD_compress2(ctx.get(), out.data(), out.size(), data.data(), data.size());
-  if (ZSTD_sizeof_CCtx(ctx.get()) <= kKeepContextBytes) Compressors().Give(std::move(ctx));
-  // The bound makes the only possible failure an allocation failure inside zstd.
-  if (ZSTD_isError(n)) throw std::bad_alloc();
-  out.resize(n);
-  return out;
+  return ZstdCompressPieces(std::span<const std::string_view>(&data, 1), level);
 }
 
 std::string ZstdCompressPieces(std::span<const std::string_view> pieces, int level) {

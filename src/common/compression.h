@@ -16,8 +16,8 @@ namespace langfuse {
 //! One zstd frame of `data` (with its size in the header, which ZstdDecompress relies on).
 std::string ZstdCompress(std::string_view data, int level = 1);
 
-//! One zstd frame of the concatenation of `pieces`, as ZstdCompress would make of it, without the
-//! concatenation: a payload assembled from many parts (a queue payload's header and events) is
+//! One zstd frame of the concatenation of `pieces` (ZstdCompress is its one-piece case), without
+//! the concatenation: a payload assembled from many parts (a queue payload's header and events) is
 //! compressed from where its parts lie, into a buffer that grows with the compressed size rather
 //! than one at the bound of the input (no large buffer mapped and zeroed per call).
 std::string ZstdCompressPieces(std::span<const std::string_view> pieces, int level = 1);

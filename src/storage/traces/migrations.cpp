@@ -311,6 +311,12 @@ StatusOr<std::map<uint64_t, bool>> ReadState(ClickHouseTransport& transport) {
   return state;
 }
 
+// ClickHouse's answer to a setting it does not know (error 115, UNKNOWN_SETTING).
+bool IsUnknownSetting(const Status& status) {
+  const std::string& m = status.message();
+  return m.find("UNKNOWN_SETTING") != std::string::npos || m.find("Code: 115.") != std::string::npos;
+}
+
 }  // namespace
 
 const std::vector<ClickHouseMigration>& ClickHouseMigrations() {
@@ -360,14 +366,6 @@ std::string RenderMigrationStatement(const MigrationStatement& statement, const 
   ReplaceAll(sql, "@DEDUP_WINDOW@", kDedupWindow);
   return sql;
 }
-
-namespace {
-// ClickHouse's answer to a setting it does not know (error 115, UNKNOWN_SETTING).
-bool IsUnknownSetting(const Status& status) {
-  const std::string& m = status.message();
-  return m.find("UNKNOWN_SETTING") != std::string::npos || m.find("Code: 115.") != std::string::npos;
-}
-}  // namespace
 
 Status ApplyClickHouseMigrations(ClickHouseTransport& transport, const SchemaTarget& target, int* applied) {
   if (applied != nullptr) *applied = 0;
