@@ -28,10 +28,13 @@ constexpr size_t kMaxJsonTextDepth = 512;
 // JavaScript's Date covers +-8.64e15 ms; beyond it toISOString throws and Langfuse drops the value.
 constexpr double kMaxJsDateMs = 8.64e15;
 
-// A string_view key looks the attribute up without building a std::string for it.
-const json* Get(const Attributes& a, std::string_view key) {
-  auto it = a.find(key);
-  return it == a.end() ? nullptr : &*it;
+const json* Get(const Attributes& a, std::string_view key) { return a.Find(key); }
+
+// A member of a JSON object parsed from an attribute's text; a string_view key is looked up
+// without building a std::string for it.
+const json* Get(const json& object, std::string_view key) {
+  auto it = object.find(key);
+  return it == object.end() ? nullptr : &*it;
 }
 
 // JavaScript truthiness of an attribute value (absent counts as undefined).
@@ -438,7 +441,7 @@ InputOutput ExtractInputOutput(const Span& span, const Attributes& a, const std:
       for (const auto& [k, v] : event.attributes.items()) message[k] = v;
       inputs.push_back(std::move(message));
     } else if (event.name == "gen_ai.choice") {
-      outputs.push_back(event.attributes);
+      outputs.push_back(event.attributes.ToJson());
     }
   }
   if (!inputs.empty() || !outputs.empty()) {
@@ -456,12 +459,13 @@ InputOutput ExtractInputOutput(const Span& span, const Attributes& a, const std:
   }
   if (prompt_event || completion_event) {
     const Span no_events;
-    json in = prompt_event ? prompt_event->attributes : json::object();
-    json out = completion_event ? completion_event->attributes : json::object();
+    const Attributes none;
+    const Attributes& in = prompt_event ? prompt_event->attributes : none;
+    const Attributes& out = completion_event ? completion_event->attributes : none;
     json nested_in = ExtractInputOutput(no_events, in, scope_name, false).input;
     json nested_out = ExtractInputOutput(no_events, out, scope_name, false).output;
-    io.input = Truthy(&nested_in) ? nested_in : in;
-    io.output = Truthy(&nested_out) ? nested_out : out;
+    io.input = Truthy(&nested_in) ? nested_in : in.ToJson();
+    io.output = Truthy(&nested_out) ? nested_out : out.ToJson();
     return io;
   }
 

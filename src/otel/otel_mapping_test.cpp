@@ -27,14 +27,14 @@ Span MakeSpan(std::string id, std::string parent, std::string name, json attribu
   s.name = std::move(name);
   s.start_time_unix_nano = kStartNs;
   s.end_time_unix_nano = kStartNs + 2'500'000'000ULL;
-  s.attributes = std::move(attributes);
+  s.attributes = Attributes(attributes);
   return s;
 }
 
 ExportRequest Request(std::string scope_name, json resource, std::vector<Span> spans, std::string version = "") {
   ExportRequest r;
   auto& rs = r.resource_spans.emplace_back();
-  rs.resource_attributes = std::move(resource);
+  rs.resource_attributes = Attributes(resource);
   auto& ss = rs.scope_spans.emplace_back();
   ss.scope.name = std::move(scope_name);
   ss.scope.version = std::move(version);

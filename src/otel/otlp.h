@@ -12,19 +12,15 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "common/status.h"
+#include "otel/attributes.h"
 
 namespace langfuse::otel {
-
-//! Attribute key -> converted value (a JSON object; a repeated key keeps the last value).
-using Attributes = nlohmann::json;
 
 struct SpanEvent {
   std::string name;
   uint64_t time_unix_nano = 0;
-  Attributes attributes = Attributes::object();
+  Attributes attributes;
 };
 
 struct Span {
@@ -37,7 +33,7 @@ struct Span {
   std::string name;
   std::optional<uint64_t> start_time_unix_nano;  //!< absent or 0 on the wire -> nullopt
   std::optional<uint64_t> end_time_unix_nano;
-  Attributes attributes = Attributes::object();
+  Attributes attributes;
   std::vector<SpanEvent> events;
   int32_t status_code = 0;  //!< 0 unset, 1 ok, 2 error
   std::string status_message;
@@ -46,7 +42,7 @@ struct Span {
 struct Scope {
   std::string name;
   std::string version;
-  Attributes attributes = Attributes::object();
+  Attributes attributes;
 };
 
 struct ScopeSpans {
@@ -55,7 +51,7 @@ struct ScopeSpans {
 };
 
 struct ResourceSpans {
-  Attributes resource_attributes = Attributes::object();
+  Attributes resource_attributes;
   std::vector<ScopeSpans> scope_spans;
 };
 

@@ -96,6 +96,30 @@ TEST(OtlpProtobuf, DecodesEveryValueKind) {
   EXPECT_EQ(span.status_message, "boom");
 }
 
+TEST(OtlpDecode, ARepeatedAttributeKeyKeepsItsLastValueInBothEncodings) {
+  // An exporter may send a key twice; Langfuse builds a plain object, so the last value wins.
+  auto request = SampleRequest();
+  auto* span = request.mutable_resource_spans(0)->mutable_scope_spans(0)->mutable_spans(0);
+  auto* again = span->add_attributes();
+  again->set_key("s");
+  again->mutable_value()->set_string_value("second");
+  auto decoded = DecodeProtobufRequest(request.SerializeAsString());
+  ASSERT_TRUE(decoded.ok()) << decoded.status().message();
+  const Attributes& attributes = decoded->resource_spans[0].scope_spans[0].spans[0].attributes;
+  EXPECT_EQ(attributes["s"], "second");
+  EXPECT_EQ(attributes.size(), 8u) << "one entry per key";
+
+  const std::string body = R"({"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0a0b0c0d0e0f10111213141516171819",
+      "spanId":"0102030405060708","name":"s","attributes":[{"key":"k","value":{"stringValue":"first"}},
+      {"key":"other","value":{"intValue":"1"}},{"key":"k","value":{"stringValue":"last"}}]}]}]}]})";
+  auto json_decoded = DecodeJsonRequest(body);
+  ASSERT_TRUE(json_decoded.ok()) << json_decoded.status().message();
+  const Attributes& json_attributes = json_decoded->resource_spans[0].scope_spans[0].spans[0].attributes;
+  EXPECT_EQ(json_attributes["k"], "last");
+  EXPECT_EQ(json_attributes["other"], 1);
+  EXPECT_EQ(json_attributes.size(), 2u);
+}
+
 TEST(OtlpProtobuf, TruncatedBytesAreRejected) {
   const std::string bytes = SampleRequest().SerializeAsString();
   for (size_t cut : {bytes.size() - 1, bytes.size() / 2, size_t{3}}) {

@@ -125,22 +125,23 @@ bool ReadId(std::string_view text, size_t bytes, std::string& out) {
 nlohmann::json ToPlain(element value);
 
 Attributes ToAttributes(object parent) {
-  Attributes out = Attributes::object();
   element e;
   array kvs;
-  if (!Field(parent, "attributes", "", e) || e.get_array().get(kvs) != simdjson::SUCCESS) return out;
+  if (!Field(parent, "attributes", "", e) || e.get_array().get(kvs) != simdjson::SUCCESS) return {};
+  std::vector<Attributes::Entry> entries;
+  entries.reserve(kvs.size());
   for (element kv : kvs) {
     object o;
     std::string_view key;
     if (kv.get_object().get(o) != simdjson::SUCCESS || o["key"].get_string().get(key) != simdjson::SUCCESS) continue;
     element value;
     if (o.at_key("value").get(value) != simdjson::SUCCESS || value.is_null()) {
-      out[std::string(key)] = "{}";
+      entries.emplace_back(std::string(key), "{}");
       continue;
     }
-    out[std::string(key)] = ToPlain(value);
+    entries.emplace_back(std::string(key), ToPlain(value));
   }
-  return out;
+  return Attributes(std::move(entries));
 }
 
 // Langfuse's convertValueToPlainJavascript on an OTLP/JSON AnyValue.

@@ -87,9 +87,10 @@ nlohmann::json ToPlain(pb_common::AnyValue& value) {
 }
 
 Attributes ToAttributes(google::protobuf::RepeatedPtrField<pb_common::KeyValue>& kvs) {
-  Attributes out = Attributes::object();
-  for (auto& kv : kvs) out[std::move(*kv.mutable_key())] = ToPlain(*kv.mutable_value());
-  return out;
+  std::vector<Attributes::Entry> entries;
+  entries.reserve(kvs.size());
+  for (auto& kv : kvs) entries.emplace_back(std::move(*kv.mutable_key()), ToPlain(*kv.mutable_value()));
+  return Attributes(std::move(entries));
 }
 
 // Ids are raw bytes; an id of the wrong length is kept as hex and rejected by the mapping.
