@@ -24,7 +24,7 @@ uint64_t KeyHash(std::string_view key) {
     h ^= Load(key.data(), 8) * 0xC2B2AE3D27D4EB4Full;
     h ^= Load(key.data() + n / 2 - 4, 8) * 0x165667B19E3779F9ull;
     h ^= Load(key.data() + n - 8, 8) * 0xD6E8FEB86659FD93ull;
-  } else {
+  } else if (n > 0) {
     h ^= Load(key.data(), n) * 0xC2B2AE3D27D4EB4Full;
   }
   h ^= h >> 31;

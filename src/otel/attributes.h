@@ -4,9 +4,9 @@
 //
 // The mapping asks each span for dozens of keys, most of them absent (every convention's names are
 // tried in turn), and iterates all of them in key order for metadata. Entries are kept in one
-// vector sorted by key, with an open-addressing hash index over it: a lookup hashes the key once
-// and usually compares one entry, where a tree map compared five or so (each a memcmp over shared
-// prefixes such as "gen_ai.") and allocated a node per attribute.
+// vector sorted by key, with an open-addressing hash index over it: one allocation per set, and a
+// lookup hashes the key once and usually compares one entry (a search tree would compare five or
+// so, each a memcmp over shared prefixes such as "gen_ai.").
 
 #include <cstdint>
 #include <string>
