@@ -395,6 +395,41 @@ function procCpuSeconds(pid) {
   }
 }
 
+// CPU seconds of each live thread of `pid`, by thread id, with its name; null when /proc cannot
+// be read.
+function procThreadCpu(pid) {
+  try {
+    const out = new Map();
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const text = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+        const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
+        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+        out.set(tid, { name, s: (Number(fields[11]) + Number(fields[12])) / CLK_TCK });
+      } catch {
+        /* the thread ended meanwhile */
+      }
+    }
+    return out;
+  } catch {
+    return null;
+  }
+}
+// CPU microseconds per span of the server's threads between two procThreadCpu readings, summed by
+// name: our own threads (named lf-*) each, every other thread (chDB's inserts and merges, the main
+// thread) as one. Threads that ended between the readings are missing, so the sum can fall short
+// of the process's CPU.
+function threadCpuPerSpan(before, after, spans) {
+  if (!before || !after || spans <= 0) return null;
+  const sums = {};
+  for (const [tid, t] of after) {
+    const key = t.name.startsWith('lf-') ? t.name : 'other (chDB, main)';
+    sums[key] = (sums[key] ?? 0) + t.s - (before.get(tid)?.s ?? 0);
+  }
+  return Object.fromEntries(Object.entries(sums).sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => [k, +(v / spans * 1e6).toFixed(1)]));
+}
+
 // ---------------------------------------------------------------------------------------------
 // gRPC client (raw bytes; @grpc/grpc-js does the framing)
 
@@ -625,6 +660,7 @@ async function main() {
           `(${(bytesPerRequest / 1024).toFixed(0)} KB, ~${(bytesPerRequest / opts.batchSize).toFixed(0)} B/span)` +
           (opts.rate ? `, offered at ${fmtInt(opts.rate)} spans/s` : ''));
       const cpu0 = procCpuSeconds(server.pid);
+      const threads0 = procThreadCpu(server.pid);
       const loadStart = performance.now();
       schedule.start(loadStart);
       const progress = opts.json ? null : setInterval(() => {
@@ -668,6 +704,7 @@ async function main() {
       if (q.error) problems.push(`${mode}: ${q.error}`);
       else if (q.pending > 0) problems.push(`${mode}: ${q.pending} events still queued ${opts.drainTimeout} s after the load`);
       const cpuTotal = procCpuSeconds(server.pid) - cpu0;
+      const threadCpu = threadCpuPerSpan(threads0, procThreadCpu(server.pid), acceptedSpans);
       const workerPhases = q.error || before.error ? null : Object.fromEntries(Object.keys(q.phases).map((ph) =>
         [ph, +(q.phases[ph] - before.phases[ph]).toFixed(2)]));
 
@@ -721,6 +758,8 @@ async function main() {
         server_cpu_s_load: cpuLoad === null ? null : +cpuLoad.toFixed(2),
         server_cores_during_load: cpuLoad === null ? null : +(cpuLoad / loadSeconds).toFixed(2),
         server_cpu_s_incl_drain: cpuTotal === null ? null : +cpuTotal.toFixed(2),
+        server_cpu_us_per_span_incl_drain: cpuTotal === null || !acceptedSpans ? null : +(cpuTotal / acceptedSpans * 1e6).toFixed(1),
+        server_thread_cpu_us_per_span: threadCpu,
         worker_flush_phase_s: workerPhases,
         error_samples: errorSamples,
         incomplete_samples: incomplete,
@@ -821,6 +860,10 @@ async function main() {
         `(${fmtInt(p.queue_pending_at_stop)} events queued when the load stopped; queue empty ${p.drain_s} s after it)`);
       L('readback', `${p.readback_complete}/${p.readback_checked} sampled traces complete (4 observations, generation with model, usage, input, output)`);
       L('server', `peak RSS ${p.server_peak_rss_mb} MB; CPU ${p.server_cpu_s_load} s during load (${p.server_cores_during_load} cores), ${p.server_cpu_s_incl_drain} s incl. drain`);
+      if (p.server_thread_cpu_us_per_span) {
+        L('CPU per span', `${p.server_cpu_us_per_span_incl_drain} us incl. drain; by thread: ` +
+          Object.entries(p.server_thread_cpu_us_per_span).map(([k, v]) => `${k} ${v}`).join(', '));
+      }
       if (p.worker_flush_phase_s) {
         const w = p.worker_flush_phase_s;
         L('worker flush phases', `${w.load} s reading stored rows, ${w.merge} s merging, ${w.insert} s inserting (load + drain)`);
