@@ -67,15 +67,31 @@ void Attributes::BuildIndex() {
   while (capacity < entries_.size() * 2) capacity *= 2;
   slots_.assign(capacity, 0);
   const size_t mask = capacity - 1;
+  // The keys are the client's, and the hash reads only three words of each: keys made to agree
+  // there pile up in one run of slots, which each insertion and lookup would walk (quadratic in
+  // the number of attributes). Past this many extra probes in all, the index is dropped and
+  // lookups search the sorted entries instead.
+  size_t probes_left = 8 * entries_.size() + 64;
   for (size_t i = 0; i < entries_.size(); ++i) {
     size_t at = KeyHash(entries_[i].first) & mask;
-    while (slots_[at] != 0) at = (at + 1) & mask;
+    while (slots_[at] != 0) {
+      if (--probes_left == 0) {
+        slots_.clear();
+        return;
+      }
+      at = (at + 1) & mask;
+    }
     slots_[at] = static_cast<uint32_t>(i + 1);
   }
 }
 
 const nlohmann::json* Attributes::Find(std::string_view key) const {
-  if (slots_.empty()) return nullptr;
+  if (slots_.empty()) {
+    // No index: no entries, or keys that collide too much to hash (see BuildIndex).
+    auto it = std::lower_bound(entries_.begin(), entries_.end(), key,
+                               [](const Entry& e, std::string_view k) { return e.first < k; });
+    return it != entries_.end() && it->first == key ? &it->second : nullptr;
+  }
   const size_t mask = slots_.size() - 1;
   for (size_t at = KeyHash(key) & mask;; at = (at + 1) & mask) {
     const uint32_t slot = slots_[at];

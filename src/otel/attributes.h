@@ -4,9 +4,10 @@
 //
 // The mapping asks each span for dozens of keys, most of them absent (every convention's names are
 // tried in turn), and iterates all of them in key order for metadata. Entries are kept in one
-// vector sorted by key, with an open-addressing hash index over it: one allocation per set, and a
-// lookup hashes the key once and usually compares one entry (a search tree would compare five or
-// so, each a memcmp over shared prefixes such as "gen_ai.").
+// vector sorted by key, with an open-addressing hash index over it: a few allocations per set
+// instead of one per attribute, and a lookup hashes the key once and usually compares one entry
+// (a search tree would compare five or so, each a memcmp over shared prefixes such as "gen_ai.").
+// Keys made to collide cost a binary search per lookup, not more (see BuildIndex).
 
 #include <cstdint>
 #include <string>
@@ -28,6 +29,7 @@ class Attributes {
   explicit Attributes(std::vector<Entry> entries);
   //! The members of a JSON object (anything else has no attributes). For tests and fixtures.
   explicit Attributes(const nlohmann::json& object);
+  //! `attributes = {{"key", value}, ...}`, for tests and fixtures.
   Attributes(nlohmann::json::initializer_list_t init) : Attributes(nlohmann::json(init)) {}
 
   //! The value under `key`, or nullptr.
@@ -38,6 +40,9 @@ class Attributes {
   //! The entries in key order (byte-wise, as std::map<std::string> orders them).
   const std::vector<Entry>& items() const { return entries_; }
   size_t size() const { return entries_.size(); }
+  //! Whether lookups go through the hash index; false when the keys collide too much (and when
+  //! there are none).
+  bool hashed() const { return !slots_.empty(); }
   bool empty() const { return entries_.empty(); }
 
   //! A JSON object of the same members.
@@ -48,7 +53,7 @@ class Attributes {
 
   std::vector<Entry> entries_;
   //! Power-of-two table of entry index + 1 (0 = free), at most half full; empty when there are
-  //! no entries.
+  //! no entries or their keys collide too much (lookups then search entries_).
   std::vector<uint32_t> slots_;
 };
 

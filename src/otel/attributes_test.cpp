@@ -1,5 +1,6 @@
 #include "otel/attributes.h"
 
+#include <cstdio>
 #include <string>
 
 #include <gtest/gtest.h>
@@ -26,6 +27,7 @@ TEST(Attributes, FindsEveryKeyAndNothingElse) {
   for (int i = 0; i < 500; ++i) entries.emplace_back("llm.input_messages." + std::to_string(i) + ".message.content", i);
   const Attributes a(entries);
   EXPECT_EQ(a.size(), keys.size() + 500);
+  EXPECT_TRUE(a.hashed()) << "ordinary keys keep their index";
   for (size_t i = 0; i < keys.size(); ++i) {
     const json* v = a.Find(keys[i]);
     ASSERT_NE(v, nullptr) << keys[i];
@@ -41,6 +43,33 @@ TEST(Attributes, FindsEveryKeyAndNothingElse) {
     EXPECT_EQ(a.Find(absent), nullptr) << absent;
     EXPECT_TRUE(a[absent].is_null()) << absent;
   }
+}
+
+TEST(Attributes, KeysMadeToCollideAreStillFoundAndStayCheap) {
+  // The hash reads the first, middle and last eight bytes: these 50,000 keys of 40 bytes agree
+  // there and differ only in bytes 8-15, so they all hash alike. Building the index would walk
+  // one run of 50,000 slots per key (over a billion probes); past its probe budget the index is
+  // dropped and lookups binary-search the sorted entries.
+  std::vector<Attributes::Entry> entries;
+  auto key = [](int i) {
+    char varying[9];
+    std::snprintf(varying, sizeof varying, "%08d", i);
+    return std::string("gen_ai.x") + varying + "middle..padding.end.....";
+  };
+  for (int i = 0; i < 50'000; ++i) entries.emplace_back(key(i), i);
+  entries.emplace_back("gen_ai.request.model", "m");
+  const Attributes a(std::move(entries));
+  ASSERT_EQ(a.size(), 50'001u);
+  EXPECT_FALSE(a.hashed());
+  for (int i = 0; i < 50'000; i += 997) {
+    const json* v = a.Find(key(i));
+    ASSERT_NE(v, nullptr) << key(i);
+    EXPECT_EQ(*v, i);
+  }
+  EXPECT_EQ(a["gen_ai.request.model"], "m");
+  EXPECT_EQ(a.Find(key(50'000)), nullptr);
+  EXPECT_EQ(a.Find("gen_ai.x"), nullptr);
+  EXPECT_EQ(a.Find(""), nullptr);
 }
 
 TEST(Attributes, IterateInKeyOrderAndARepeatedKeyKeepsItsLastValue) {
