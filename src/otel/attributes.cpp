@@ -113,17 +113,6 @@ nlohmann::json Attributes::ToJson() const {
   return out;
 }
 
-void WriteJson(std::string& out, const Attributes& attributes) {
-  out.push_back('{');
-  bool first = true;
-  for (const auto& [key, value] : attributes.items()) {
-    if (!first) out.push_back(',');
-    first = false;
-    WriteJsonString(out, key);
-    out.push_back(':');
-    WriteJson(out, value);
-  }
-  out.push_back('}');
-}
+void WriteJson(std::string& out, const Attributes& attributes) { WriteJsonObject(out, attributes.items()); }
 
 }  // namespace langfuse::otel

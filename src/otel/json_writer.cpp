@@ -191,19 +191,9 @@ void WriteJson(std::string& out, const nlohmann::json& value) {
       out.push_back(']');
       return;
     }
-    case value_t::object: {
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, element] : value.get_ref<const nlohmann::json::object_t&>()) {
-        if (!first) out.push_back(',');
-        first = false;
-        WriteJsonString(out, key);
-        out.push_back(':');
-        WriteJson(out, element);
-      }
-      out.push_back('}');
+    case value_t::object:
+      WriteJsonObject(out, value.get_ref<const nlohmann::json::object_t&>());
       return;
-    }
     case value_t::binary:
     case value_t::discarded:
       break;  // never built by the decoders or the mapping

@@ -21,6 +21,21 @@ void WriteJsonString(std::string& out, std::string_view s);
 //! Appends the compact JSON text of `value`.
 void WriteJson(std::string& out, const nlohmann::json& value);
 
+//! Appends a JSON object of `members`, (key, nlohmann::json) pairs in the order given.
+template <typename Members>
+void WriteJsonObject(std::string& out, const Members& members) {
+  out.push_back('{');
+  bool first = true;
+  for (const auto& [key, value] : members) {
+    if (!first) out.push_back(',');
+    first = false;
+    WriteJsonString(out, key);
+    out.push_back(':');
+    WriteJson(out, value);
+  }
+  out.push_back('}');
+}
+
 //! `value`'s compact JSON text (nlohmann's dump with invalid UTF-8 replaced).
 std::string DumpJson(const nlohmann::json& value);
 

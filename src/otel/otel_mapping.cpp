@@ -28,6 +28,7 @@ constexpr size_t kMaxJsonTextDepth = 512;
 // JavaScript's Date covers +-8.64e15 ms; beyond it toISOString throws and Langfuse drops the value.
 constexpr double kMaxJsDateMs = 8.64e15;
 
+// An attribute's value, or nullptr.
 const json* Get(const Attributes& a, std::string_view key) { return a.Find(key); }
 
 // A member of a JSON object parsed from an attribute's text; a string_view key is looked up
