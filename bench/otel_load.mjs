@@ -385,11 +385,14 @@ function procStatus(pid) {
     return null;
   }
 }
+// User + system CPU seconds from the text of a /proc .../stat file (the fields after the name).
+function statCpuSeconds(text) {
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
 function procCpuSeconds(pid) {
   try {
-    const text = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+    return statCpuSeconds(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return null;
   }
@@ -403,9 +406,7 @@ function procThreadCpu(pid) {
     for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
       try {
         const text = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-        const name = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'));
-        const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-        out.set(tid, { name, s: (Number(fields[11]) + Number(fields[12])) / CLK_TCK });
+        out.set(tid, { name: text.slice(text.indexOf('(') + 1, text.lastIndexOf(')')), s: statCpuSeconds(text) });
       } catch {
         /* the thread ended meanwhile */
       }

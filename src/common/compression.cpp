@@ -77,8 +77,8 @@ std::string ZstdCompressPieces(std::span<const std::string_view> pieces, int lev
       status = ZSTD_compressStream2(ctx.get(), &output, &none, ZSTD_e_end);
     } while (!ZSTD_isError(status) && status != 0);
   }
-  // As in ZstdCompress, the only possible failure is an allocation failure inside zstd (the
-  // pledged size is the pieces' own); the context is then freed, not pooled.
+  // The only possible failure is an allocation failure inside zstd (the output grows as needed
+  // and the pledged size is the pieces' own); the context is then freed, not pooled.
   if (ZSTD_isError(status)) throw std::bad_alloc();
   if (ZSTD_sizeof_CCtx(ctx.get()) <= kKeepContextBytes) Compressors().Give(std::move(ctx));
   out.resize(output.pos);

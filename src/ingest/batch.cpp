@@ -22,6 +22,19 @@ IdlePool<simdjson::dom::parser>& Pool() {
   static auto* pool = new IdlePool<simdjson::dom::parser>(std::max<size_t>(4, 2 * std::thread::hardware_concurrency()));
   return *pool;
 }
+
+// The JSON text of a queue payload into `out`, which keeps its capacity from one call to the next.
+Status PayloadJsonInto(std::string_view payload, size_t spare_capacity, std::string& out) {
+  if (!IsZstdFrame(payload)) {
+    out.clear();
+    out.reserve(payload.size() + spare_capacity);
+    out.assign(payload);
+    return Status::Ok();
+  }
+  Status s = ZstdDecompress(payload, kMaxQueuePayloadJsonBytes, out, spare_capacity);
+  if (!s.ok()) return Status::InvalidArgument("queue payload: " + s.message());
+  return Status::Ok();
+}
 }  // namespace
 
 RequestParser::RequestParser() : parser_(Pool().Take([] { return std::make_unique<simdjson::dom::parser>(); })) {}
@@ -97,21 +110,6 @@ std::string EncodeQueuePayload(const std::string& project_id, const IngestionSou
   return ZstdCompressPieces(pieces);
 }
 
-namespace {
-// The JSON text of a queue payload into `out`, which keeps its capacity from one call to the next.
-Status PayloadJsonInto(std::string_view payload, size_t spare_capacity, std::string& out) {
-  if (!IsZstdFrame(payload)) {
-    out.clear();
-    out.reserve(payload.size() + spare_capacity);
-    out.assign(payload);
-    return Status::Ok();
-  }
-  Status s = ZstdDecompress(payload, kMaxQueuePayloadJsonBytes, out, spare_capacity);
-  if (!s.ok()) return Status::InvalidArgument("queue payload: " + s.message());
-  return Status::Ok();
-}
-}  // namespace
-
 StatusOr<std::string> QueuePayloadJson(std::string_view payload, size_t spare_capacity) {
   std::string json;
   RETURN_IF_ERROR(PayloadJsonInto(payload, spare_capacity, json));
@@ -126,14 +124,13 @@ StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::
 StatusOr<DecodedPayload> DecodeQueuePayload(simdjson::dom::parser& parser, std::string_view payload,
                                             std::string& text) {
   RETURN_IF_ERROR(PayloadJsonInto(payload, simdjson::SIMDJSON_PADDING, text));
-  const std::string& json = text;
   simdjson::dom::object root;
   // The spare capacity is simdjson's padding, so it parses the text where it is.
-  if (parser.parse(json.data(), json.size(), false).get_object().get(root) != simdjson::SUCCESS) {
+  if (parser.parse(text.data(), text.size(), false).get_object().get(root) != simdjson::SUCCESS) {
     return Status::InvalidArgument("queue payload is not a JSON object");
   }
   DecodedPayload out;
-  out.json_bytes = json.size();
+  out.json_bytes = text.size();
   std::string_view s;
   int64_t received = 0;
   simdjson::dom::array events;
