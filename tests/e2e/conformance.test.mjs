@@ -602,6 +602,10 @@ describe('operations', () => {
     assert.ok(known, 'langfuse_ingestion_known_ids_bytes is exported');
     if (process.env.LANGFUSE_E2E_TOPOLOGY === 'scale') assert.equal(Number(known[1]), 0);
     else assert.ok(Number(known[1]) > 0, `known ids bytes ${known[1]}`);
+    // Rows were ingested and read back above, so the start-up read of the ids is long over.
+    const ready = res.text.match(/^langfuse_ingestion_known_ids_ready (\S+)$/m);
+    assert.ok(ready, 'langfuse_ingestion_known_ids_ready is exported');
+    assert.equal(Number(ready[1]), process.env.LANGFUSE_E2E_TOPOLOGY === 'scale' ? 0 : 1);
   });
 });
 

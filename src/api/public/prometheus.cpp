@@ -64,6 +64,12 @@ void RegisterPrometheusRoutes(http::Router& router, ApiContext& context) {
   Metrics().AddGauge("langfuse_ingestion_known_ids_bytes",
                      "Memory of the stored rows' ids kept to skip reading new ids (embedded mode)",
                      [] { return known_ids_bytes->load(); });
+  // Whether the start-up read of those ids has finished (KnownIds::Ready): until then every
+  // ingested id is looked up in the store, and the read itself competes with queries.
+  static std::atomic<double>* known_ids_ready = new std::atomic<double>(0.0);
+  Metrics().AddGauge("langfuse_ingestion_known_ids_ready",
+                     "1 once the embedded server has read its stored rows' ids after start-up, else 0",
+                     [] { return known_ids_ready->load(); });
   router.Add("GET", "/metrics", [&context](http::Request&) {
     {
       auto stats = context.queue.Stats();
@@ -73,6 +79,7 @@ void RegisterPrometheusRoutes(http::Router& router, ApiContext& context) {
     clickhouse_bytes->store(ReadClickHouseTrackedBytes(context.traces.transport()));
     const traces::KnownIds* known = context.traces.known_ids();
     known_ids_bytes->store(known != nullptr ? static_cast<double>(known->memory_bytes()) : 0.0);
+    known_ids_ready->store(known != nullptr && known->Ready() ? 1.0 : 0.0);
     http::Response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

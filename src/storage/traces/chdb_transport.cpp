@@ -188,16 +188,16 @@ auto Timed(Histogram& seconds, Counter& errors, Run run) {
   return result;
 }
 
-//! ClickHouseTransport on chDB. One writer connection runs inserts and every statement that
-//! changes state (DDL, DELETE), one at a time; a pool of reader connections runs read-only
-//! statements concurrently, so reads never queue behind a large insert. Thread-safety: all
-//! methods may be called concurrently; the destructor must not race any call.
 // ClickHouse's errors for a data part that disappeared under a running read.
 bool IsVanishedPartError(std::string_view message) {
   return message.find("FILE_DOESNT_EXIST") != message.npos || message.find("NOT_FOUND_EXPECTED_DATA_PART") != message.npos ||
          message.find("CANNOT_OPEN_FILE") != message.npos;
 }
 
+//! ClickHouseTransport on chDB. One writer connection runs inserts and every statement that
+//! changes state (DDL, DELETE), one at a time; a pool of reader connections runs read-only
+//! statements concurrently, so reads never queue behind a large insert. Thread-safety: all
+//! methods may be called concurrently; the destructor must not race any call.
 class ChdbTransport final : public ClickHouseTransport {
  public:
   ChdbTransport(Connection writer, std::vector<Connection> readers)
@@ -242,8 +242,12 @@ class ChdbTransport final : public ClickHouseTransport {
     // reads are idempotent, so such a failure is retried on a fresh snapshot.
     StatusOr<std::string> result = Status::Internal("not run");
     for (int attempt = 0; attempt < 3; ++attempt) {
+      const auto start = std::chrono::steady_clock::now();
       result = Timed(metrics_.read_seconds, metrics_.read_errors,
                      [&] { return RunQuery(reader->get(), sql, params, format); });
+      LOG_DEBUG("chDB read {:.1f} ms, {} bytes: {:.300}",
+                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count(),
+                result.ok() ? result->size() : 0, sql);
       if (result.ok() || !IsVanishedPartError(result.status().message())) break;
     }
     {
