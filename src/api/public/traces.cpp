@@ -183,6 +183,13 @@ http::Response GetTrace(ApiContext& context, http::Request& request) {
   const FieldGroups fields = ParseFields(request);
   const std::string& id = request.path_params["traceId"];
   auto& transport = context.traces.transport();
+  // The scores need nothing from the trace row, so they are read beside the trace and its
+  // observations (which wait for the trace's timestamp).
+  std::future<StatusOr<std::vector<traces::ScoreRecord>>> scores_of;
+  if (fields.scores) {
+    scores_of = std::async(std::launch::async,
+                           [&] { return traces::ScoresOfTraceForApi(transport, auth->project_id, id); });
+  }
   auto found = traces::GetTraceForApi(transport, auth->project_id, id);
   if (!found.ok()) return ErrorResponse(found.status());
   if (!found->has_value())
@@ -195,8 +202,8 @@ http::Response GetTrace(ApiContext& context, http::Request& request) {
     observations = std::move(read).value();
   }
   std::vector<traces::ScoreRecord> scores;
-  if (fields.scores) {
-    auto read = traces::ScoresOfTraceForApi(transport, auth->project_id, id);
+  if (scores_of.valid()) {
+    auto read = scores_of.get();
     if (!read.ok()) return ErrorResponse(read.status());
     scores = std::move(read).value();
   }
