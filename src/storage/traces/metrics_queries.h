@@ -113,9 +113,15 @@ struct CompiledMetricsQuery {
   std::vector<QueryParam> params;
 };
 
+//! How a compiled query reads the view's entities. kAuto reads each live row as one entity when
+//! the query joins no other table and explodes no array dimension (FINAL keeps one row per entity),
+//! and groups the rows per entity otherwise; kPerEntity always groups (the same results, slower).
+enum class MetricsPlan { kAuto, kPerEntity };
+
 //! Checks the query against the data model (kInvalidArgument naming the unknown view, measure,
 //! dimension, filter column, operator or order field and the allowed ones) and compiles it.
-StatusOr<CompiledMetricsQuery> CompileMetricsQuery(const MetricsQuery& query, const std::string& project_id);
+StatusOr<CompiledMetricsQuery> CompileMetricsQuery(const MetricsQuery& query, const std::string& project_id,
+                                                   MetricsPlan plan = MetricsPlan::kAuto);
 
 //! Compiles and runs the query; returns the rows as a JSON array text, each row an object keyed
 //! as Langfuse keys them (dimension names, `time_dimension`, `<aggregation>_<measure>`), values

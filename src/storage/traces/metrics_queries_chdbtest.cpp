@@ -22,6 +22,7 @@
 #include <simdjson.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -221,6 +222,103 @@ class MetricsQueriesChdbTest : public ::testing::Test {
 
 double Num(const std::string& json) {
   return std::strtod((json.front() == '"' ? json.substr(1) : json).c_str(), nullptr);
+}
+
+// --- the per-row plan ----------------------------------------------------------------------------
+
+// Without a joined table or an exploded dimension, a query reads each live row as its entity
+// instead of grouping rows by id. Every measure that can be read that way must give exactly what
+// the grouped plan gives (values, types, NULLs), under every aggregation and grouping.
+TEST_F(MetricsQueriesChdbTest, EveryRowMeasureGivesWhatTheGroupedPlanGives) {
+  struct Case {
+    std::string view, alias;
+    std::vector<std::string> measures;
+    std::string dimension;  // a dimension of the base table
+  };
+  const std::vector<Case> cases = {
+      {"traces", "traces", {"count", "uniqueUserIds", "uniqueSessionIds"}, "name"},
+      {"observations",
+       "observations",
+       {"count", "latency", "streamingLatency", "inputTokens", "outputTokens", "totalTokens",
+        "outputTokensPerSecond", "tokensPerSecond", "inputCost", "outputCost", "totalCost", "timeToFirstToken",
+        "toolDefinitions", "toolCalls"},
+       "providedModelName"},
+      {"scores-numeric", "scores_numeric", {"count", "value"}, "name"},
+      {"scores-categorical", "scores_categorical", {"count"}, "stringValue"},
+      {"scores-boolean", "scores_boolean", {"count", "value"}, "name"},
+  };
+  const std::vector<std::string> shapes = {
+      "", R"("dimensions":[{{"field":"{}"}}],)", R"("timeDimension":{{"granularity":"day"}},)"};
+  auto run = [&](const MetricsQuery& q, MetricsPlan plan, std::string& sql) -> std::string {
+    auto compiled = CompileMetricsQuery(q, project_, plan);
+    if (!compiled.ok()) return "compile error: " + compiled.status().message();
+    sql = compiled->sql;
+    auto out = g_env->transport().Query(compiled->sql, compiled->params);
+    if (!out.ok()) return "query error: " + out.status().message();
+    // Rows as a sorted list: groups with equal metrics may come in either order.
+    std::vector<std::string> lines;
+    size_t start = 0;
+    while (start < out->size()) {
+      const size_t end = std::min(out->find('\n', start), out->size());
+      lines.push_back(out->substr(start, end - start));
+      start = end + 1;
+    }
+    std::sort(lines.begin(), lines.end());
+    std::string all;
+    for (const auto& l : lines) all += l + "\n";
+    return all;
+  };
+  int compared = 0;
+  for (const Case& c : cases) {
+    for (const std::string& measure : c.measures) {
+      for (const std::string& shape : shapes) {
+        for (const char* aggregation : {"sum", "avg", "count", "max", "min", "p50", "uniq"}) {
+          const std::string json = fmt::format(
+              R"({{"view":"{}","fromTimestamp":"2024-03-10T00:00:00Z","toTimestamp":"2024-03-12T00:00:00Z",)"
+              R"({}"metrics":[{{"measure":"{}","aggregation":"{}"}}],"filters":[]}})",
+              c.view, fmt::format(fmt::runtime(shape), c.dimension), measure, aggregation);
+          auto q = ParseMetricsQuery(json);
+          ASSERT_TRUE(q.ok()) << q.status().message() << " " << json;
+          std::string row_sql, grouped_sql;
+          const std::string per_row = run(*q, MetricsPlan::kAuto, row_sql);
+          const std::string grouped = run(*q, MetricsPlan::kPerEntity, grouped_sql);
+          const std::string entity_group = fmt::format("GROUP BY {0}.project_id, {0}.id", c.alias);
+          ASSERT_EQ(row_sql.find(entity_group), std::string::npos) << "not read per row: " << json;
+          ASSERT_NE(grouped_sql.find(entity_group), std::string::npos) << json;
+          EXPECT_FALSE(per_row.empty()) << json;
+          EXPECT_EQ(per_row, grouped) << json;
+          ++compared;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(compared, (3 + 14 + 2 + 1 + 2) * 3 * 7);
+}
+
+// A joined table or an exploded dimension can give an entity several rows: those are grouped.
+TEST_F(MetricsQueriesChdbTest, JoinedOrExplodedQueriesGroupRowsPerEntity) {
+  const auto compile = [&](std::string_view body) {
+    auto q = ParseMetricsQuery(fmt::format(
+        R"({{"view":"observations","fromTimestamp":"2024-03-10T00:00:00Z","toTimestamp":"2024-03-12T00:00:00Z",{}}})",
+        body));
+    EXPECT_TRUE(q.ok());
+    auto c = CompileMetricsQuery(*q, project_);
+    EXPECT_TRUE(c.ok());
+    return c.ok() ? c->sql : std::string();
+  };
+  const std::string grouped = "GROUP BY observations.project_id, observations.id";
+  EXPECT_NE(compile(R"("metrics":[{"measure":"countScores","aggregation":"sum"}],"filters":[])").find(grouped),
+            std::string::npos);
+  EXPECT_NE(compile(R"("dimensions":[{"field":"userId"}],"metrics":[{"measure":"count","aggregation":"count"}],)"
+                    R"("filters":[])")
+                .find(grouped),
+            std::string::npos);
+  EXPECT_NE(compile(R"("dimensions":[{"field":"toolNames"}],"metrics":[{"measure":"count","aggregation":"count"}],)"
+                    R"("filters":[])")
+                .find(grouped),
+            std::string::npos);
+  EXPECT_EQ(compile(R"("metrics":[{"measure":"count","aggregation":"count"}],"filters":[])").find(grouped),
+            std::string::npos);
 }
 
 // --- traces view --------------------------------------------------------------------------------
