@@ -113,9 +113,10 @@ struct CompiledMetricsQuery {
   std::vector<QueryParam> params;
 };
 
-//! How a compiled query reads the view's entities. kAuto reads each live row as one entity when
-//! the query joins no other table and explodes no array dimension (FINAL keeps one row per entity),
-//! and groups the rows per entity otherwise; kPerEntity always groups (the same results, slower).
+//! How a compiled query reads the view's entities. kAuto reads each joined row as one entity when
+//! every table it joins gives at most one row per entity (FINAL keeps one live row per id) and no
+//! array dimension is exploded, and groups the rows per entity otherwise; kPerEntity always
+//! groups (the same results, slower).
 enum class MetricsPlan { kAuto, kPerEntity };
 
 //! Checks the query against the data model (kInvalidArgument naming the unknown view, measure,

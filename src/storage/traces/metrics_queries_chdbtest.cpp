@@ -226,29 +226,32 @@ double Num(const std::string& json) {
 
 // --- the per-row plan ----------------------------------------------------------------------------
 
-// Without a joined table or an exploded dimension, a query reads each live row as its entity
-// instead of grouping rows by id. Every measure that can be read that way must give exactly what
-// the grouped plan gives (values, types, NULLs), under every aggregation and grouping.
+// When every joined table gives at most one row per entity and no dimension is exploded, a query
+// reads each joined row as its entity instead of grouping rows by id. Every measure that can be
+// read that way must give exactly what the grouped plan gives (values, types, NULLs), under every
+// aggregation and grouping, including by a joined table's column.
 TEST_F(MetricsQueriesChdbTest, EveryRowMeasureGivesWhatTheGroupedPlanGives) {
   struct Case {
     std::string view, alias;
     std::vector<std::string> measures;
     std::string dimension;  // a dimension of the base table
+    std::string joined;     // a dimension of a table joined one row per entity (if the view has one)
   };
   const std::vector<Case> cases = {
-      {"traces", "traces", {"count", "uniqueUserIds", "uniqueSessionIds"}, "name"},
+      {"traces", "traces", {"count", "uniqueUserIds", "uniqueSessionIds"}, "name", "name"},
       {"observations",
        "observations",
        {"count", "latency", "streamingLatency", "inputTokens", "outputTokens", "totalTokens",
         "outputTokensPerSecond", "tokensPerSecond", "inputCost", "outputCost", "totalCost", "timeToFirstToken",
         "toolDefinitions", "toolCalls"},
-       "providedModelName"},
-      {"scores-numeric", "scores_numeric", {"count", "value"}, "name"},
-      {"scores-categorical", "scores_categorical", {"count"}, "stringValue"},
-      {"scores-boolean", "scores_boolean", {"count", "value"}, "name"},
+       "providedModelName", "userId"},
+      {"scores-numeric", "scores_numeric", {"count", "value"}, "name", "observationModelName"},
+      {"scores-categorical", "scores_categorical", {"count"}, "stringValue", "traceName"},
+      {"scores-boolean", "scores_boolean", {"count", "value"}, "name", "tags"},
   };
-  const std::vector<std::string> shapes = {
-      "", R"("dimensions":[{{"field":"{}"}}],)", R"("timeDimension":{{"granularity":"day"}},)"};
+  const std::vector<std::string> shapes = {"", R"("dimensions":[{{"field":"{0}"}}],)",
+                                           R"("dimensions":[{{"field":"{1}"}}],)",
+                                           R"("timeDimension":{{"granularity":"day"}},)"};
   auto run = [&](const MetricsQuery& q, MetricsPlan plan, std::string& sql) -> std::string {
     auto compiled = CompileMetricsQuery(q, project_, plan);
     if (!compiled.ok()) return "compile error: " + compiled.status().message();
@@ -276,13 +279,13 @@ TEST_F(MetricsQueriesChdbTest, EveryRowMeasureGivesWhatTheGroupedPlanGives) {
           const std::string json = fmt::format(
               R"({{"view":"{}","fromTimestamp":"2024-03-10T00:00:00Z","toTimestamp":"2024-03-12T00:00:00Z",)"
               R"({}"metrics":[{{"measure":"{}","aggregation":"{}"}}],"filters":[]}})",
-              c.view, fmt::format(fmt::runtime(shape), c.dimension), measure, aggregation);
+              c.view, fmt::format(fmt::runtime(shape), c.dimension, c.joined), measure, aggregation);
           auto q = ParseMetricsQuery(json);
           ASSERT_TRUE(q.ok()) << q.status().message() << " " << json;
           std::string row_sql, grouped_sql;
           const std::string per_row = run(*q, MetricsPlan::kAuto, row_sql);
           const std::string grouped = run(*q, MetricsPlan::kPerEntity, grouped_sql);
-          const std::string entity_group = fmt::format("GROUP BY {0}.project_id, {0}.id", c.alias);
+          const std::string entity_group = fmt::format("GROUP BY {0}.id", c.alias);
           ASSERT_EQ(row_sql.find(entity_group), std::string::npos) << "not read per row: " << json;
           ASSERT_NE(grouped_sql.find(entity_group), std::string::npos) << json;
           EXPECT_FALSE(per_row.empty()) << json;
@@ -292,10 +295,11 @@ TEST_F(MetricsQueriesChdbTest, EveryRowMeasureGivesWhatTheGroupedPlanGives) {
       }
     }
   }
-  EXPECT_EQ(compared, (3 + 14 + 2 + 1 + 2) * 3 * 7);
+  EXPECT_EQ(compared, (3 + 14 + 2 + 1 + 2) * 4 * 7);
 }
 
-// A joined table or an exploded dimension can give an entity several rows: those are grouped.
+// A joined table with several rows per entity or an exploded dimension can give an entity several
+// rows: those are grouped. A table joined one row per entity is read per row.
 TEST_F(MetricsQueriesChdbTest, JoinedOrExplodedQueriesGroupRowsPerEntity) {
   const auto compile = [&](std::string_view body) {
     auto q = ParseMetricsQuery(fmt::format(
@@ -306,10 +310,10 @@ TEST_F(MetricsQueriesChdbTest, JoinedOrExplodedQueriesGroupRowsPerEntity) {
     EXPECT_TRUE(c.ok());
     return c.ok() ? c->sql : std::string();
   };
-  const std::string grouped = "GROUP BY observations.project_id, observations.id";
+  const std::string grouped = "GROUP BY observations.id";
   EXPECT_NE(compile(R"("metrics":[{"measure":"countScores","aggregation":"sum"}],"filters":[])").find(grouped),
             std::string::npos);
-  EXPECT_NE(compile(R"("dimensions":[{"field":"userId"}],"metrics":[{"measure":"count","aggregation":"count"}],)"
+  EXPECT_EQ(compile(R"("dimensions":[{"field":"userId"}],"metrics":[{"measure":"count","aggregation":"count"}],)"
                     R"("filters":[])")
                 .find(grouped),
             std::string::npos);
