@@ -78,7 +78,8 @@ void MergeAll(const DecodedPayload& payload) {
       case EntityKind::kScore: {
         auto it = scores.find(id);
         if (it == scores.end()) it = scores.emplace(id, NewScoreState("p", id, event, kNowMs)).first;
-        ApplyScoreEvent(it->second, event, payload.source);
+        std::optional<traces::ScoreRecord> tombstone;
+        ApplyScoreEvent(it->second, event, payload.source, tombstone);
         break;
       }
     }

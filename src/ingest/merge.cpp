@@ -248,9 +248,17 @@ void ApplyObservationEvent(ObservationState& state, ParsedEvent&& event,
   }
 }
 
-void ApplyScoreEvent(ScoreState& state, ParsedEvent&& event, const IngestionSource& source) {
+void ApplyScoreEvent(ScoreState& state, ParsedEvent&& event, const IngestionSource& source,
+                     std::optional<traces::ScoreRecord>& tombstone) {
   auto& s = event.score;
   auto& row = state.row;
+  // The name is part of the scores' sort key (the timestamp, the other part, is the first
+  // event's): a stored score that is renamed leaves a deleted copy under its old name.
+  if (s.name != row.name && state.stored && !tombstone) {
+    FlushMetadata(state);
+    tombstone = row;
+    tombstone->is_deleted = 1;
+  }
   row.name = std::move(s.name);
   row.value = s.value;
   row.string_value = std::move(s.string_value);
@@ -281,8 +289,9 @@ void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
   ApplyObservationEvent(state, ParsedEvent(event), tombstone);
 }
 
-void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const IngestionSource& source) {
-  ApplyScoreEvent(state, ParsedEvent(event), source);
+void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const IngestionSource& source,
+                     std::optional<traces::ScoreRecord>& tombstone) {
+  ApplyScoreEvent(state, ParsedEvent(event), source, tombstone);
 }
 
 void FinishTrace(TraceState& state, int64_t now_ms) {

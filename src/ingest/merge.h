@@ -62,8 +62,10 @@ void ApplyObservationEvent(ObservationState& state, ParsedEvent&& event,
                            std::optional<traces::ObservationRecord>& tombstone);
 void ApplyObservationEvent(ObservationState& state, const ParsedEvent& event,
                            std::optional<traces::ObservationRecord>& tombstone);
-void ApplyScoreEvent(ScoreState& state, ParsedEvent&& event, const IngestionSource& source);
-void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const IngestionSource& source);
+void ApplyScoreEvent(ScoreState& state, ParsedEvent&& event, const IngestionSource& source,
+                     std::optional<traces::ScoreRecord>& tombstone);
+void ApplyScoreEvent(ScoreState& state, const ParsedEvent& event, const IngestionSource& source,
+                     std::optional<traces::ScoreRecord>& tombstone);
 
 //! Derived columns and write times, applied once after all of a batch's events; also writes back
 //! the metadata still held parsed.

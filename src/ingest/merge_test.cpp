@@ -133,12 +133,45 @@ TEST(Merge, EndTimeBeforeStartIsClampedAndUsageTotals) {
 TEST(Merge, ScoresCarryTheirIngestionSource) {
   auto e = ParseOk(Ev("score-create", "2024-01-01T00:00:00Z", R"({"id":"s","name":"q","value":"good","traceId":"t"})"));
   ScoreState state = NewScoreState("p", "s", e, 1000);
-  ApplyScoreEvent(state, e, IngestionSource{"key1", "javascript", "3.0"});
+  std::optional<traces::ScoreRecord> tombstone;
+  ApplyScoreEvent(state, e, IngestionSource{"key1", "javascript", "3.0"}, tombstone);
   FinishScore(state, 1000);
+  EXPECT_FALSE(tombstone.has_value());
   EXPECT_EQ(state.row.data_type, "CATEGORICAL");
   EXPECT_EQ(*state.row.string_value, "good");
   EXPECT_EQ(state.row.ingestion_sdk_name, "javascript");
   EXPECT_EQ(*state.row.trace_id, "t");
+}
+
+// A score's name is part of its table's sort key: renaming a stored score must delete the row
+// under the old name, or FINAL reads would list the score once per name it ever had.
+TEST(Merge, RenamingAStoredScoreLeavesATombstoneUnderTheOldName) {
+  auto first = ParseOk(Ev("score-create", "2024-01-01T00:00:00Z", R"({"id":"s","name":"a","value":1,"traceId":"t"})"));
+  auto renamed = ParseOk(Ev("score-create", "2024-01-01T00:00:01Z", R"({"id":"s","name":"b","value":2,"traceId":"t"})"));
+  auto same = ParseOk(Ev("score-create", "2024-01-01T00:00:02Z", R"({"id":"s","name":"b","value":3,"traceId":"t"})"));
+
+  ScoreState fresh = NewScoreState("p", "s", first, 1000);
+  std::optional<traces::ScoreRecord> tombstone;
+  ApplyScoreEvent(fresh, first, IngestionSource{}, tombstone);
+  ApplyScoreEvent(fresh, renamed, IngestionSource{}, tombstone);
+  EXPECT_FALSE(tombstone.has_value()) << "a row never written needs no tombstone";
+  EXPECT_EQ(fresh.row.name, "b");
+
+  ScoreState stored;
+  stored.row = fresh.row;
+  stored.row.name = "a";
+  stored.stored = true;
+  ApplyScoreEvent(stored, same, IngestionSource{}, tombstone);
+  ASSERT_TRUE(tombstone.has_value());
+  EXPECT_EQ(tombstone->name, "a");
+  EXPECT_EQ(tombstone->is_deleted, 1);
+  EXPECT_EQ(stored.row.name, "b");
+  EXPECT_EQ(stored.row.value, 3);
+
+  std::optional<traces::ScoreRecord> none;
+  stored.stored = true;
+  ApplyScoreEvent(stored, same, IngestionSource{}, none);
+  EXPECT_FALSE(none.has_value()) << "the same name, the same sort key";
 }
 
 TEST(Merge, MovingTheEventsValuesGivesTheSameRowsAsCopyingThem) {
@@ -182,8 +215,9 @@ TEST(Merge, MovingTheEventsValuesGivesTheSameRowsAsCopyingThem) {
       ParseOk(Ev("score-create", "2024-01-01T00:00:00Z", R"({"id":"s","name":"q","value":"good","comment":"c"})"));
   ScoreState copied_score = NewScoreState("p", "s", score, 1000);
   ScoreState moved_score = copied_score;
-  ApplyScoreEvent(copied_score, score, IngestionSource{});
-  ApplyScoreEvent(moved_score, ParsedEvent(score), IngestionSource{});
+  std::optional<traces::ScoreRecord> score_tombstone;
+  ApplyScoreEvent(copied_score, score, IngestionSource{}, score_tombstone);
+  ApplyScoreEvent(moved_score, ParsedEvent(score), IngestionSource{}, score_tombstone);
   EXPECT_EQ(moved_score.row, copied_score.row);
   EXPECT_EQ(moved_score.row.name, "q");
 }

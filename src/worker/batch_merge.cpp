@@ -261,8 +261,10 @@ Status MergeBatch(Batch& batch, Caches& caches, StoredRowReader& reader, int64_t
       ingest::FinishObservation, out.observations);
   MergeEntities(
       batch, batch.scores(), caches.scores, score_start, now, ingest::NewScoreState,
-      [&](ingest::ScoreState& s, Batch::EventRef ref, std::vector<traces::ScoreRecord>&) {
-        ingest::ApplyScoreEvent(s, std::move(batch.event(ref)), batch.payload(ref).source);
+      [&](ingest::ScoreState& s, Batch::EventRef ref, std::vector<traces::ScoreRecord>& rows) {
+        std::optional<traces::ScoreRecord> tombstone;
+        ingest::ApplyScoreEvent(s, std::move(batch.event(ref)), batch.payload(ref).source, tombstone);
+        AddTombstone(tombstone, now, rows);
       },
       ingest::FinishScore, out.scores);
   return Status::Ok();

@@ -298,6 +298,23 @@ TEST_F(IngestionWorkerTest, UpdateBeforeCreateEndsAsOneRowWithTheCreatesStartTim
   EXPECT_EQ(CountFinal("observations", "s4"), 1) << "the row written first was tombstoned";
 }
 
+// The scores' sort key holds the name: a renamed score is one row under FINAL, with the new name.
+TEST_F(IngestionWorkerTest, ARenamedScoreIsOneRowUnderFinal) {
+  StartWorker();
+  Enqueue({Event("score-create", R"({"id":"sc1","traceId":"t5","name":"first","value":1})")});
+  const auto final_names = [&] {
+    auto out = store_->transport().Query(
+        "SELECT groupArray(name) FROM scores FINAL WHERE project_id = {p:String} AND id = 'sc1'",
+        {{"p", project_}}, "TabSeparated");
+    return out.ok() ? *out : out.status().message();
+  };
+  for (int i = 0; i < 500 && final_names() != "['first']\n"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(final_names(), "['first']\n");
+  Enqueue({Event("score-create", R"({"id":"sc1","traceId":"t5","name":"second","value":2})")});
+  for (int i = 0; i < 500 && final_names() != "['second']\n"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(final_names(), "['second']\n") << "the row under the old name was tombstoned";
+}
+
 TEST_F(IngestionWorkerTest, TransientInsertFailuresAreRetried) {
   faults_->failing_inserts = 2;
   StartWorker();

@@ -266,6 +266,10 @@ struct ViewDef {
   std::vector<DimensionDef> dimensions;
   std::vector<MeasureDef> measures;
   std::vector<RelationDef> relations;
+  //! FINAL leaves one live row per entity id: true where the writer tombstones a row whose sort
+  //! key changed for as long as the table has existed (traces, observations). Scores renamed
+  //! before their tombstones existed may still have a row under each name.
+  bool one_row_per_id = false;
 
   const DimensionDef* Dimension(std::string_view n) const {
     for (const auto& d : dimensions)
@@ -320,7 +324,7 @@ std::string TokenSum(std::string_view needle, std::string_view map) {
 }
 
 ViewDef TracesView() {
-  ViewDef v{"traces", "traces", "traces", "timestamp", "", {}, {}, {}};
+  ViewDef v{"traces", "traces", "traces", "timestamp", "", {}, {}, {}, true};
   v.dimensions = {
       {"id", "$.id"},
       {"name", "$.name"},
@@ -352,7 +356,7 @@ ViewDef TracesView() {
 }
 
 ViewDef ObservationsView() {
-  ViewDef v{"observations", "observations", "observations", "start_time", "", {}, {}, {}};
+  ViewDef v{"observations", "observations", "observations", "start_time", "", {}, {}, {}, true};
   v.dimensions = {
       {"id", "$.id"},
       {"traceId", "$.trace_id"},
@@ -1042,12 +1046,12 @@ StatusOr<CompiledMetricsQuery> CompileMetricsQuery(const MetricsQuery& q, const 
   }
 
   // Inner query: one row per entity of the view (per exploded element for array dimensions).
-  // When each entity is one row of the join (FINAL keeps one live row per id, and every joined
-  // table gives at most one) and no dimension is exploded, that is each joined row as it is,
+  // When each entity is one row of the join (FINAL keeps one live row per id of the view's table,
+  // and every joined table gives at most one) and no dimension is exploded, that is each joined row as it is,
   // which spares grouping millions of rows by id (4.8 s -> 0.2 s over 10 million observations);
   // otherwise the rows are grouped per entity.
   const bool per_row =
-      plan == MetricsPlan::kAuto &&
+      plan == MetricsPlan::kAuto && view.one_row_per_id &&
       std::all_of(relations.begin(), relations.end(),
                   [&](const std::string& name) {
                     const RelationDef* r = view.Relation(name);

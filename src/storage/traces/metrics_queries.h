@@ -114,9 +114,9 @@ struct CompiledMetricsQuery {
 };
 
 //! How a compiled query reads the view's entities. kAuto reads each joined row as one entity when
-//! every table it joins gives at most one row per entity (FINAL keeps one live row per id) and no
-//! array dimension is exploded, and groups the rows per entity otherwise; kPerEntity always
-//! groups (the same results, slower).
+//! the view's table has one live row per id (traces, observations), every table it joins gives at
+//! most one row per entity and no array dimension is exploded, and groups the rows per entity
+//! otherwise; kPerEntity always groups (the same results, slower).
 enum class MetricsPlan { kAuto, kPerEntity };
 
 //! Checks the query against the data model (kInvalidArgument naming the unknown view, measure,
