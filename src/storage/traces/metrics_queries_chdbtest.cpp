@@ -31,8 +31,8 @@
 
 #include "common/ids.h"
 #include "common/time.h"
-#include "storage/traces/metrics_queries.h"
 #include "storage/traces/chdb_test_environment.h"
+#include "storage/traces/metrics_queries.h"
 #include "storage/traces/trace_store.h"
 
 namespace langfuse::traces {
@@ -226,10 +226,11 @@ double Num(const std::string& json) {
 
 // --- the per-row plan ----------------------------------------------------------------------------
 
-// When every joined table gives at most one row per entity and no dimension is exploded, a query
-// reads each joined row as its entity instead of grouping rows by id. Every measure that can be
-// read that way must give exactly what the grouped plan gives (values, types, NULLs), under every
-// aggregation and grouping, including by a joined table's column.
+// When every joined table gives at most one row per entity (or, read only by measures, is
+// aggregated per entity first) and no dimension is exploded, a query reads each joined row as its
+// entity instead of grouping rows by id. Every measure must give exactly what the grouped plan
+// gives (values, types, NULLs), under every aggregation and grouping, including by a joined
+// table's column.
 TEST_F(MetricsQueriesChdbTest, EveryRowMeasureGivesWhatTheGroupedPlanGives) {
   struct Case {
     std::string view, alias;
@@ -238,13 +239,19 @@ TEST_F(MetricsQueriesChdbTest, EveryRowMeasureGivesWhatTheGroupedPlanGives) {
     std::string joined;     // a dimension of a table joined one row per entity (if the view has one)
   };
   const std::vector<Case> cases = {
-      {"traces", "traces", {"count", "uniqueUserIds", "uniqueSessionIds"}, "name", "name"},
+      {"traces",
+       "traces",
+       {"count", "uniqueUserIds", "uniqueSessionIds", "observationsCount", "scoresCount", "latency",
+        "totalTokens", "totalCost"},
+       "name",
+       "name"},
       {"observations",
        "observations",
        {"count", "latency", "streamingLatency", "inputTokens", "outputTokens", "totalTokens",
-        "outputTokensPerSecond", "tokensPerSecond", "inputCost", "outputCost", "totalCost", "timeToFirstToken",
-        "toolDefinitions", "toolCalls"},
-       "providedModelName", "userId"},
+        "outputTokensPerSecond", "tokensPerSecond", "inputCost", "outputCost", "totalCost",
+        "timeToFirstToken", "toolDefinitions", "toolCalls", "countScores"},
+       "providedModelName",
+       "userId"},
   };
   const std::vector<std::string> shapes = {"", R"("dimensions":[{{"field":"{0}"}}],)",
                                            R"("dimensions":[{{"field":"{1}"}}],)",
@@ -292,42 +299,45 @@ TEST_F(MetricsQueriesChdbTest, EveryRowMeasureGivesWhatTheGroupedPlanGives) {
       }
     }
   }
-  EXPECT_EQ(compared, (3 + 14) * 4 * 7);
+  EXPECT_EQ(compared, (8 + 15) * 4 * 7);
 }
 
-// A joined table with several rows per entity or an exploded dimension can give an entity several
-// rows, and so can a score table written before renamed scores were tombstoned: those are
-// grouped. A table joined one row per entity is read per row.
-TEST_F(MetricsQueriesChdbTest, JoinedOrExplodedQueriesGroupRowsPerEntity) {
-  const auto compile = [&](std::string_view body) {
+// How each query reads its entities: per row where every joined table gives one row per entity,
+// after aggregating a table read only by measures per join key, and grouped per entity where an
+// exploded dimension or two tables with several rows each can repeat an entity, and for scores
+// (stores written before renamed scores were tombstoned may hold a row per name).
+TEST_F(MetricsQueriesChdbTest, EachQueryReadsItsEntitiesPerRowOnlyWhereTheyAreOneRowEach) {
+  const auto compile = [&](std::string_view view, std::string_view body) {
     auto q = ParseMetricsQuery(fmt::format(
-        R"({{"view":"observations","fromTimestamp":"2024-03-10T00:00:00Z","toTimestamp":"2024-03-12T00:00:00Z",{}}})",
-        body));
-    EXPECT_TRUE(q.ok());
+        R"({{"view":"{}","fromTimestamp":"2024-03-10T00:00:00Z","toTimestamp":"2024-03-12T00:00:00Z",{},)"
+        R"("filters":[]}})",
+        view, body));
+    EXPECT_TRUE(q.ok()) << body;
     auto c = CompileMetricsQuery(*q, project_);
-    EXPECT_TRUE(c.ok());
+    EXPECT_TRUE(c.ok()) << body;
     return c.ok() ? c->sql : std::string();
   };
-  const std::string grouped = "GROUP BY observations.id";
-  EXPECT_NE(compile(R"("metrics":[{"measure":"countScores","aggregation":"sum"}],"filters":[])").find(grouped),
-            std::string::npos);
-  EXPECT_EQ(compile(R"("dimensions":[{"field":"userId"}],"metrics":[{"measure":"count","aggregation":"count"}],)"
-                    R"("filters":[])")
-                .find(grouped),
-            std::string::npos);
-  EXPECT_NE(compile(R"("dimensions":[{"field":"toolNames"}],"metrics":[{"measure":"count","aggregation":"count"}],)"
-                    R"("filters":[])")
-                .find(grouped),
-            std::string::npos);
-  EXPECT_EQ(compile(R"("metrics":[{"measure":"count","aggregation":"count"}],"filters":[])").find(grouped),
-            std::string::npos);
-  auto scores = ParseMetricsQuery(
-      R"({"view":"scores-numeric","fromTimestamp":"2024-03-10T00:00:00Z","toTimestamp":"2024-03-12T00:00:00Z",)"
-      R"("metrics":[{"measure":"value","aggregation":"avg"}],"filters":[]})");
-  ASSERT_TRUE(scores.ok());
-  auto scores_sql = CompileMetricsQuery(*scores, project_);
-  ASSERT_TRUE(scores_sql.ok());
-  EXPECT_NE(scores_sql->sql.find("GROUP BY scores_numeric.id"), std::string::npos);
+  const auto has = [](const std::string& sql, std::string_view part) {
+    return sql.find(part) != std::string::npos;
+  };
+  const std::string count = R"("metrics":[{"measure":"count","aggregation":"count"}])";
+  EXPECT_FALSE(has(compile("observations", count), "GROUP BY observations.id"));
+  EXPECT_FALSE(has(compile("observations", R"("dimensions":[{"field":"userId"}],)" + count),
+                   "GROUP BY observations.id"));
+  const std::string scores_of_observations =
+      compile("observations", R"("metrics":[{"measure":"countScores","aggregation":"sum"}])");
+  EXPECT_FALSE(has(scores_of_observations, "GROUP BY observations.id"));
+  EXPECT_TRUE(has(scores_of_observations, "GROUP BY scores.observation_id")) << scores_of_observations;
+  EXPECT_TRUE(has(compile("observations", R"("dimensions":[{"field":"toolNames"}],)" + count),
+                  "GROUP BY observations.id"));
+  const std::string latency = compile("traces", R"("metrics":[{"measure":"latency","aggregation":"p95"}])");
+  EXPECT_FALSE(has(latency, "GROUP BY traces.id"));
+  EXPECT_TRUE(has(latency, "GROUP BY observations.trace_id")) << latency;
+  EXPECT_TRUE(has(compile("traces", R"("metrics":[{"measure":"observationsCount","aggregation":"sum"},)"
+                                    R"({"measure":"scoresCount","aggregation":"sum"}])"),
+                  "GROUP BY traces.id"));
+  EXPECT_TRUE(has(compile("scores-numeric", R"("metrics":[{"measure":"value","aggregation":"avg"}])"),
+                  "GROUP BY scores_numeric.id"));
 }
 
 // --- traces view --------------------------------------------------------------------------------
