@@ -115,7 +115,8 @@ struct CompiledMetricsQuery {
 
 //! How a compiled query reads the view's entities. kAuto reads each joined row as one entity when
 //! the view's table has one live row per id (traces, observations), every table it joins gives at
-//! most one row per entity and no array dimension is exploded, and groups the rows per entity
+//! most one row per entity (a table with several that only measures read counts: it is aggregated
+//! per join key first) and no array dimension is exploded, and groups the rows per entity
 //! otherwise; kPerEntity always groups (the same results, slower).
 enum class MetricsPlan { kAuto, kPerEntity };
 
