@@ -308,10 +308,14 @@ TEST_F(IngestionWorkerTest, ARenamedScoreIsOneRowUnderFinal) {
         {{"p", project_}}, "TabSeparated");
     return out.ok() ? *out : out.status().message();
   };
-  for (int i = 0; i < 500 && final_names() != "['first']\n"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && final_names() != "['first']\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_EQ(final_names(), "['first']\n");
   Enqueue({Event("score-create", R"({"id":"sc1","traceId":"t5","name":"second","value":2})")});
-  for (int i = 0; i < 500 && final_names() != "['second']\n"; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 500 && final_names() != "['second']\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(final_names(), "['second']\n") << "the row under the old name was tombstoned";
 }
 
