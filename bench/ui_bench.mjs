@@ -12,7 +12,9 @@
 //    the public ingestion API, then the time from navigation to the observation tree's first
 //    rows, and a scripted scroll of the tree to its end, one step per animation frame, with the
 //    frame times measured by requestAnimationFrame. Target: first rows under 2 s.
-// 3. The app's size: every file of ui/dist, raw and gzip.
+// 3. Dashboard: the project's home page over the past 30 days (its charts and totals come from
+//    eight metrics queries), from navigation to the totals being shown. No target.
+// 4. The app's size: every file of ui/dist, raw and gzip.
 //
 // Usage: node bench/ui_bench.mjs [--bin PATH] [--gen PATH] [--data DIR] [--traces N]
 //          [--observations M] [--tree-observations K] [--runs N] [--ui-dir DIR]
@@ -247,6 +249,10 @@ const TABLE_READY = () => {
   const filter = filters?.querySelector('input:not([disabled])');
   return Boolean(row && row.getBoundingClientRect().height > 0 && filter);
 };
+const DASHBOARD_READY = () => {
+  const total = document.querySelector('[data-testid="total-traces"]');
+  return Boolean(total && total.getBoundingClientRect().height > 0);
+};
 const TREE_READY = () => {
   const items = document.querySelectorAll('[role=tree][aria-label="Observations"] [role=treeitem]');
   return items.length >= 10 && items[items.length - 1].getBoundingClientRect().height > 0;
@@ -282,9 +288,10 @@ try {
       const page = await context.newPage();
       await page.goto(baseUrl + url, { waitUntil: 'commit' });
       const ms = await timeUntil(page, ready);
-      // The main API call's own time: the trace list, or the trace with its observations.
+      // The main API call's own time: the trace list, the trace with its observations, or the
+      // dashboard's data.
       const api = await page.evaluate(() => performance.getEntriesByType('resource')
-        .filter((e) => /\/api\/ui\/projects\/[^/]+\/traces(\/[^/]+)?$/.test(new URL(e.name).pathname)
+        .filter((e) => /\/api\/ui\/projects\/[^/]+\/(traces(\/[^/]+)?|dashboard)$/.test(new URL(e.name).pathname)
           && !new URL(e.name).pathname.endsWith('/filter-options'))
         .map((e) => e.duration));
       if (i > 0) { times.push(ms); if (api.length) apiTimes.push(Math.max(...api)); }  // run 0 warms up
@@ -305,6 +312,8 @@ try {
   const someUser = JSON.parse(listed.body).data.find((t) => t.userId)?.userId;
   if (!someUser) throw new Error(`no trace with a userId among the newest 50: ${listed.body.slice(0, 300)}`);
   await measure('traces page interactive, filtered by user', `${base}/traces?range=all&user=${encodeURIComponent(someUser)}`, TABLE_READY, 1000);
+
+  await measure('dashboard interactive, past 30 days', `${base}?range=30d`, DASHBOARD_READY, null);
 
   // The big trace: first rows, then (in the last run's page) a scroll to the end.
   const scroll = {
