@@ -31,7 +31,7 @@ import path from 'node:path';
 import { spawn, execFileSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
-import { metricValue } from './metrics_text.mjs';
+import { waitForStoredIds } from './metrics_text.mjs';
 
 function usage(why) {
   console.error(`read_bench: ${why}\nusage: node bench/read_bench.mjs [--bin PATH] [--gen PATH] [--data DIR] ` +
@@ -182,16 +182,11 @@ try {
   // The embedded server reads the ids of its stored rows in the background after start-up (a few
   // seconds at 10 million rows, `langfuse_ingestion_known_ids_ready`); measured while that runs,
   // the first scenario would time that read as well.
-  for (;;) {
-    const m = await get(port, '/metrics', auth);
-    const ready = m.status === 200 ? metricValue(m.body, 'langfuse_ingestion_known_ids_ready') : 0;
-    if (ready === null) { log('== (this server does not say when its stored ids are read)'); break; }
-    if (ready === 1) break;
-    if (exited) throw new Error(`server exited (${JSON.stringify(exited)}); see ${logPath}`);
-    if (performance.now() - startedAt > 300_000) throw new Error(`stored ids not read within 300 s; see ${logPath}`);
-    await sleep(100);
+  if (await waitForStoredIds(() => get(port, '/metrics', auth))) {
+    log(`== stored ids read ${Math.round(performance.now() - startedAt)} ms after the start`);
+  } else {
+    log('== (this server does not say when its stored ids are read)');
   }
-  log(`== stored ids read ${Math.round(performance.now() - startedAt)} ms after the start`);
 
   // -------------------------------------------------------------------------------------------
   // Scenarios: each builds its i-th request path and checks the answer.
