@@ -108,6 +108,16 @@ void FlushMetadata(State& state) {
   state.pending_metadata.reset();
 }
 
+// Called before a change of the row's sort key: a stored row leaves a deleted copy under its
+// current key (once per batch of events).
+template <typename State, typename Record>
+void MarkMoved(State& state, std::optional<Record>& tombstone) {
+  if (!state.stored || tombstone) return;
+  FlushMetadata(state);
+  tombstone = state.row;
+  tombstone->is_deleted = 1;
+}
+
 }  // namespace
 
 void MergeMetadata(MetadataMap& base, const MetadataMap& update) {
@@ -176,11 +186,7 @@ void ApplyTraceEvent(TraceState& state, ParsedEvent&& event, std::optional<trace
   auto& t = event.trace;
   auto& row = state.row;
   if (!state.time_is_explicit && t.timestamp_ms.has_value()) {
-    if (t.timestamp_ms.value != row.timestamp_ms && state.stored && !tombstone) {
-      FlushMetadata(state);
-      tombstone = row;
-      tombstone->is_deleted = 1;
-    }
+    if (t.timestamp_ms.value != row.timestamp_ms) MarkMoved(state, tombstone);
     row.timestamp_ms = t.timestamp_ms.value;
     state.time_is_explicit = true;
   }
@@ -201,20 +207,13 @@ void ApplyObservationEvent(ObservationState& state, ParsedEvent&& event,
                            std::optional<traces::ObservationRecord>& tombstone) {
   auto& o = event.observation;
   auto& row = state.row;
-  auto mark_moved = [&] {
-    if (state.stored && !tombstone) {
-      FlushMetadata(state);
-      tombstone = row;
-      tombstone->is_deleted = 1;
-    }
-  };
   if (!state.type_is_explicit && o.type_is_explicit) {
-    if (o.type != row.type) mark_moved();
+    if (o.type != row.type) MarkMoved(state, tombstone);
     row.type = std::move(o.type);
     state.type_is_explicit = true;
   }
   if (!state.time_is_explicit && o.start_time_ms.has_value()) {
-    if (o.start_time_ms.value != row.start_time_ms) mark_moved();
+    if (o.start_time_ms.value != row.start_time_ms) MarkMoved(state, tombstone);
     row.start_time_ms = o.start_time_ms.value;
     state.time_is_explicit = true;
   }
@@ -254,11 +253,7 @@ void ApplyScoreEvent(ScoreState& state, ParsedEvent&& event, const IngestionSour
   auto& row = state.row;
   // The name is part of the scores' sort key (the timestamp, the other part, is the first
   // event's): a stored score that is renamed leaves a deleted copy under its old name.
-  if (s.name != row.name && state.stored && !tombstone) {
-    FlushMetadata(state);
-    tombstone = row;
-    tombstone->is_deleted = 1;
-  }
+  if (s.name != row.name) MarkMoved(state, tombstone);
   row.name = std::move(s.name);
   row.value = s.value;
   row.string_value = std::move(s.string_value);

@@ -42,15 +42,14 @@ QueryParam Float64Param(std::string name, double value) {
 }
 QueryParam BoolParam(std::string name, bool value) { return {std::move(name), value ? "true" : "false"}; }
 
+// The sum of the map's values whose key contains `needle` (any case); `map` is an expression.
+std::string KeySum(std::string_view needle, std::string_view map) {
+  return fmt::format("arraySum(mapValues(mapFilter(x -> positionCaseInsensitive(x.1, '{}') > 0, {})))",
+                     needle, map);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Daily metrics
-
-// The usage of the keys containing `needle`, from the group's summed usage map `usage` (the same
-// total as summing each row's matching keys, without a lambda per row).
-std::string UsageSum(std::string_view needle) {
-  return fmt::format("arraySum(mapValues(mapFilter((k, v) -> positionCaseInsensitive(k, '{}') > 0, usage)))",
-                     needle);
-}
 
 int64_t JsonInt(simdjson::dom::element e) {
   int64_t i = 0;
@@ -183,7 +182,7 @@ StatusOr<DailyMetricsPage> QueryDailyMetrics(ClickHouseTransport& transport, con
       "SELECT toDate(o.start_time) AS day, o.provided_model_name AS model, count() AS count_observations, "
       "uniqExact(o.trace_hash) AS count_traces, sumMap(o.usage_details) AS usage, "
       "sum(o.total_cost) AS total_cost FROM {} GROUP BY day, model)",
-      UsageSum("input"), UsageSum("output"), from);
+      KeySum("input", "usage"), KeySum("output", "usage"), from);
   RETURN_IF_ERROR(ForEachRow(transport, usage_sql, params, [&](simdjson::dom::object o) {
     std::string_view date;
     if (o["date"].get_string().get(date) != simdjson::SUCCESS) return;
@@ -314,11 +313,6 @@ void ExpandView(ViewDef& v) {
   v.segment = Expand(v.segment, v.alias);
 }
 
-// The sum of the map's values whose key contains `needle` (any case); `map` is an expression.
-std::string KeySum(std::string_view needle, std::string_view map) {
-  return fmt::format("arraySum(mapValues(mapFilter(x -> positionCaseInsensitive(x.1, '{}') > 0, {})))",
-                     needle, map);
-}
 // KeySum of the entity's map column `map`.
 std::string TokenSum(std::string_view needle, std::string_view map) {
   return KeySum(needle, fmt::format("any({})", map));
