@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/traces/record_json.h"
+#include "storage/traces/test_records.h"
+
 namespace langfuse::api {
 namespace {
 
@@ -36,6 +39,15 @@ TEST(JsonViews, ObservationViewHasLegacyUsageAndLatency) {
   EXPECT_EQ(j["metadata"]["k"]["x"], 1);
   EXPECT_TRUE(j["endTime"].is_string());
   EXPECT_TRUE(j["model"].is_null());
+}
+
+// The API reads observations without the columns its view does not show; the view must not
+// need them.
+TEST(JsonViews, ObservationViewShowsNothingThePublicReadLeavesOut) {
+  const traces::ObservationRecord full = traces::testing::FullObservation("p", "o", "t");
+  const traces::ObservationRecord read = traces::AsPublicObservationRead(full);
+  EXPECT_NE(read, full) << "some columns are left out";
+  EXPECT_EQ(ObservationView(read), ObservationView(full));
 }
 
 TEST(JsonViews, ScoreViewByDataType) {

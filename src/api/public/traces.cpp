@@ -183,24 +183,33 @@ http::Response GetTrace(ApiContext& context, http::Request& request) {
   const FieldGroups fields = ParseFields(request);
   const std::string& id = request.path_params["traceId"];
   auto& transport = context.traces.transport();
-  // The scores need nothing from the trace row, so they are read beside the trace and its
-  // observations (which wait for the trace's timestamp).
+  const Status not_found = Status::NotFound("Trace " + id + " not found within authorized project");
+  // The scores need nothing from the trace row, so they are read beside everything else; the
+  // observations need the trace's timestamp only, so they are read beside the whole trace row.
   std::future<StatusOr<std::vector<traces::ScoreRecord>>> scores_of;
   if (fields.scores) {
     scores_of = std::async(std::launch::async,
                            [&] { return traces::ScoresOfTraceForApi(transport, auth->project_id, id); });
   }
-  auto found = traces::GetTraceForApi(transport, auth->project_id, id);
-  if (!found.ok()) return ErrorResponse(found.status());
-  if (!found->has_value())
-    return ErrorResponse(Status::NotFound("Trace " + id + " not found within authorized project"));
-  traces::TraceRecord& trace = **found;
-  std::vector<traces::ObservationRecord> observations;
+  std::future<StatusOr<std::vector<traces::ObservationRecord>>> observations_of;
   if (fields.observations || fields.metrics) {
-    auto read = traces::ObservationsOfTraceForApi(transport, auth->project_id, id, trace.timestamp_ms);
+    auto timestamp = traces::TraceTimestampForApi(transport, auth->project_id, id);
+    if (!timestamp.ok()) return ErrorResponse(timestamp.status());
+    if (!timestamp->has_value()) return ErrorResponse(not_found);
+    observations_of = std::async(std::launch::async, [&, from = **timestamp] {
+      return traces::ObservationsOfTraceForApi(transport, auth->project_id, id, from);
+    });
+  }
+  auto found = traces::GetTraceForApi(transport, auth->project_id, id);
+  std::vector<traces::ObservationRecord> observations;
+  if (observations_of.valid()) {
+    auto read = observations_of.get();
     if (!read.ok()) return ErrorResponse(read.status());
     observations = std::move(read).value();
   }
+  if (!found.ok()) return ErrorResponse(found.status());
+  if (!found->has_value()) return ErrorResponse(not_found);
+  traces::TraceRecord& trace = **found;
   std::vector<traces::ScoreRecord> scores;
   if (scores_of.valid()) {
     auto read = scores_of.get();

@@ -270,7 +270,8 @@ StatusOr<ObservationListPage> ListObservations(ClickHouseTransport& transport, c
   page.total_items = *total;
   if (page.total_items <= PageOffset(paging.page, paging.limit)) return page;  // past the end: no need to read rows
 
-  const std::string sql = "SELECT * FROM (" + NewestVersions(ObservationSelectColumns(), "observations", c) +
+  const std::string sql = "SELECT * FROM (" +
+                          NewestVersions(PublicObservationSelectColumns(), "observations", c) +
                           ") ORDER BY start_time DESC, id ASC LIMIT {limit:UInt64} OFFSET {offset:UInt64}" +
                           std::string(kFinalSettings);
   params.push_back(UInt64Param("limit", paging.limit));

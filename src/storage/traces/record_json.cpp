@@ -651,6 +651,31 @@ std::string_view ScoreSelectColumns() {
   return kList;
 }
 
+namespace {
+
+const std::vector<Column<Ob>>& PublicObservationColumns() {
+  static const std::vector<Column<Ob>> kColumns = [] {
+    static constexpr std::string_view kNotShown[] = {
+        "provided_usage_details", "provided_cost_details", "usage_pricing_tier_id",
+        "usage_pricing_tier_name", "tool_definitions", "tool_calls", "tool_call_names"};
+    std::vector<Column<Ob>> shown;
+    for (const Column<Ob>& c : ObservationColumns()) {
+      if (std::find(std::begin(kNotShown), std::end(kNotShown), c.name) == std::end(kNotShown)) {
+        shown.push_back(c);
+      }
+    }
+    return shown;
+  }();
+  return kColumns;
+}
+
+}  // namespace
+
+std::string_view PublicObservationSelectColumns() {
+  static const std::string kList = SelectList(PublicObservationColumns());
+  return kList;
+}
+
 void AppendTraceJson(std::string& out, const TraceRecord& row) { AppendRow(out, TraceColumns(), row); }
 void AppendObservationJson(std::string& out, const ObservationRecord& row) {
   AppendRow(out, ObservationColumns(), row);
@@ -694,6 +719,13 @@ StatusOr<std::vector<ObservationRecord>> ParseObservationsJsonEachRow(std::strin
 }
 StatusOr<std::vector<ScoreRecord>> ParseScoresJsonEachRow(std::string_view text) {
   return ParseRows(text, ScoreColumns(), "scores");
+}
+
+ObservationRecord AsPublicObservationRead(const ObservationRecord& row) {
+  std::string line;
+  AppendObservationJson(line, row);
+  auto rows = ParseRows(line, PublicObservationColumns(), "observations");
+  return rows.ok() && rows->size() == 1 ? std::move(rows->front()) : ObservationRecord{};
 }
 
 }  // namespace langfuse::traces

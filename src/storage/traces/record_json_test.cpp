@@ -33,6 +33,22 @@ TEST(RecordJsonTest, ObservationRoundTripsEveryColumn) {
   EXPECT_EQ(*parsed, rows);
 }
 
+TEST(RecordJsonTest, ThePublicObservationReadLeavesOutOnlyTheColumnsNoViewShows) {
+  const ObservationRecord full = FullObservation("p1", "o1", "t1");
+  ObservationRecord read = AsPublicObservationRead(full);
+  EXPECT_TRUE(read.provided_usage_details.empty());
+  EXPECT_TRUE(read.tool_definitions.empty());
+  EXPECT_EQ(PublicObservationSelectColumns().find("`tool_calls`"), std::string_view::npos);
+  read.provided_usage_details = full.provided_usage_details;
+  read.provided_cost_details = full.provided_cost_details;
+  read.usage_pricing_tier_id = full.usage_pricing_tier_id;
+  read.usage_pricing_tier_name = full.usage_pricing_tier_name;
+  read.tool_definitions = full.tool_definitions;
+  read.tool_calls = full.tool_calls;
+  read.tool_call_names = full.tool_call_names;
+  EXPECT_EQ(read, full) << "every other column is read";
+}
+
 TEST(RecordJsonTest, ScoreRoundTripsEveryColumn) {
   const std::vector<ScoreRecord> rows = {FullScore("p1", "s1", "t1"),
                                          MinimalScore("p1", "s2", 1'700'000'000'000)};

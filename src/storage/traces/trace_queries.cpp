@@ -526,12 +526,24 @@ StatusOr<std::optional<TraceRecord>> GetTraceForApi(ClickHouseTransport& transpo
   return std::optional<TraceRecord>(std::move(rows->front()));
 }
 
+StatusOr<std::optional<int64_t>> TraceTimestampForApi(ClickHouseTransport& transport,
+                                                      const std::string& project_id, const std::string& id) {
+  static const std::string kSql =
+      NewestById("`id`, `timestamp`, `event_ts`, `is_deleted`", "traces", "id = {id:String}");
+  auto out = transport.Query(kSql, {StringParam("project_id", project_id), StringParam("id", id)});
+  if (!out.ok()) return out.status();
+  auto rows = ParseTracesJsonEachRow(*out);
+  if (!rows.ok()) return rows.status();
+  if (rows->empty()) return std::optional<int64_t>();
+  return std::optional<int64_t>(rows->front().timestamp_ms);
+}
+
 StatusOr<std::vector<ObservationRecord>> ObservationsOfTraceForApi(ClickHouseTransport& transport,
                                                                    const std::string& project_id,
                                                                    const std::string& trace_id,
                                                                    int64_t trace_timestamp_ms) {
   static const std::string kSql =
-      NewestById(ObservationSelectColumns(), "observations",
+      NewestById(PublicObservationSelectColumns(), "observations",
                  "trace_id = {trace_id:String} AND start_time >= {from:DateTime64(3)}") +
       " ORDER BY start_time ASC, id ASC";
   auto out = transport.Query(

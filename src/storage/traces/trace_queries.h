@@ -95,10 +95,15 @@ StatusOr<std::map<std::string, std::vector<std::string>>> ScoreIdsOfTraces(
     ClickHouseTransport& transport, const std::string& project_id, const std::vector<std::string>& trace_ids);
 
 //! GET /traces/{traceId}: the trace `id` of the project, newest version; nullopt when absent.
-//! These three reads look rows up by id or trace id without FINAL (the newest version per id,
+//! These reads look rows up by id or trace id without FINAL (the newest version per id,
 //! then deleted rows dropped), which reads only the granules the bloom-filter indexes point to.
 StatusOr<std::optional<TraceRecord>> GetTraceForApi(ClickHouseTransport& transport,
                                                     const std::string& project_id, const std::string& id);
+//! The timestamp of the trace's newest version (nullopt when absent), read without its other
+//! columns: a fifth of the whole row's time, so the observations' read, which needs it, can
+//! start while the whole row is read.
+StatusOr<std::optional<int64_t>> TraceTimestampForApi(ClickHouseTransport& transport,
+                                                      const std::string& project_id, const std::string& id);
 //! The trace's observations, ordered by start time then id. As Langfuse reads them: those that
 //! start at most an hour before the trace's timestamp.
 StatusOr<std::vector<ObservationRecord>> ObservationsOfTraceForApi(ClickHouseTransport& transport,

@@ -15,6 +15,7 @@
 #include <fmt/core.h>
 
 #include "common/ids.h"
+#include "storage/traces/record_json.h"
 #include "storage/traces/test_records.h"
 #include "storage/traces/trace_queries.h"
 #include "storage/traces/chdb_test_environment.h"
@@ -23,6 +24,7 @@
 namespace langfuse::traces {
 namespace {
 
+using testing::FullObservation;
 using testing::MinimalObservation;
 using testing::MinimalScore;
 using testing::MinimalTrace;
@@ -687,6 +689,18 @@ TEST_F(TraceQueriesChdbTest, TraceReadsForTheApiSeeNewestLiveVersionsOnly) {
   ASSERT_TRUE(scores.ok()) << scores.status().message();
   EXPECT_EQ(scores->size(), 2u);
   EXPECT_EQ(scores->at(0).id, "s2");
+}
+
+TEST_F(TraceQueriesChdbTest, TheApisTraceReadGivesEveryObservationColumnItsViewShows) {
+  Insert({Trace("full", kT0)});
+  ObservationRecord o = FullObservation(project_, "o-full", "full");
+  o.start_time_ms = kT0 + 1000;
+  Insert({o});
+  auto read = ObservationsOfTraceForApi(transport(), project_, "full", kT0);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  ASSERT_EQ(read->size(), 1u);
+  EXPECT_EQ(read->front(), AsPublicObservationRead(o));
+  EXPECT_TRUE(read->front().tool_calls.empty()) << "a column the public view does not show is not read";
 }
 
 TEST_F(TraceQueriesChdbTest, ListPagesReadInputOutputMetadataOfThePageOnly) {
