@@ -25,15 +25,20 @@ using read_sql::kFinalSettings;
 // versions sharing a sort key and drops deleted rows; a row whose sort key changed left a
 // deleted marker under its old key (the ingestion worker writes one), so FINAL alone shows each
 // row once. (A `LIMIT 1 BY id` on top cost 40 s over 10 million observations.)
-std::string LiveRows(std::string_view table, std::string_view extra_where) {
+// `extra_columns` (", expr AS name...") are computed beside the table's own.
+std::string LiveRows(std::string_view table, std::string_view extra_where,
+                     std::string_view extra_columns = "") {
   return fmt::format(
-      "(SELECT * FROM {} FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{})", table,
-      extra_where.empty() ? "" : " AND ", extra_where);
+      "(SELECT *{} FROM {} FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{})",
+      extra_columns, table, extra_where.empty() ? "" : " AND ", extra_where);
 }
 
-// The 128-bit key the daily metrics compare trace ids by: MurmurHash3 of `column` (a function
-// every supported ClickHouse has) as one UInt128.
-std::string TraceKey(std::string_view column) {
+// The 128-bit key that joins and semi-joins compare ids by: MurmurHash3 of `column` (a function
+// every supported ClickHouse has) as one UInt128. A fixed-size key hashes and compares faster
+// than the id's text; two ids could only be taken for one another through a 128-bit collision
+// (about 1 in 10^25 per query at 10 million rows), and since every table is read within one
+// project, only that project's own ids could be made to collide.
+std::string IdKey(std::string_view column) {
   return fmt::format("reinterpretAsUInt128(murmurHash3_128({}))", column);
 }
 
@@ -154,17 +159,14 @@ StatusOr<DailyMetricsPage> QueryDailyMetrics(ClickHouseTransport& transport, con
     obs_where += "start_time >= {fromTs:DateTime64(3)} - INTERVAL 1 HOUR";
   }
   // Observations of traces that match the filters: a semi-join (an IN set) rather than a JOIN,
-  // which over 10 million observations took half again as long. Both sides are keyed by a 128-bit
-  // hash of the trace id (TraceKey): a set of fixed-size keys costs a fifth less than one of the
-  // ids' text; a trace outside the filters could only get in through a 128-bit collision with one
-  // inside them (a chance of about 1 in 10^25 per query over 10 million observations), and since
-  // both tables are read within one project, only that project's own ids could be made to collide.
+  // which over 10 million observations took half again as long. Both sides are keyed by IdKey:
+  // a set of fixed-size keys costs a fifth less than one of the ids' text.
   if (!trace_where.empty() && !only_from) {
     obs_where += obs_where.empty() ? "" : " AND ";
     obs_where += fmt::format(
         "{} IN (SELECT {} FROM traces FINAL WHERE project_id = {{projectId:String}} "
         "AND is_deleted = 0 AND {})",
-        TraceKey("trace_id"), TraceKey("id"), trace_filter);
+        IdKey("trace_id"), IdKey("id"), trace_filter);
   }
   // The columns the aggregation reads; traces are counted by 64 bits of the same key (a set of
   // integers instead of strings; a collision among a million traces has a chance of about 1 in
@@ -172,7 +174,7 @@ StatusOr<DailyMetricsPage> QueryDailyMetrics(ClickHouseTransport& transport, con
   const std::string from = fmt::format(
       "(SELECT start_time, provided_model_name, usage_details, total_cost, toUInt64({}) AS trace_hash "
       "FROM observations FINAL WHERE project_id = {{projectId:String}} AND is_deleted = 0{}{}) AS o",
-      TraceKey("trace_id"), obs_where.empty() ? "" : " AND ", obs_where);
+      IdKey("trace_id"), obs_where.empty() ? "" : " AND ", obs_where);
   // Grouped by the Date and the model (a fixed-size key beside the model instead of a date text);
   // sum() skips the costs that are NULL, which adds the same as adding them as 0 (an all-NULL
   // group sums to NULL, read as 0).
@@ -1033,9 +1035,11 @@ StatusOr<CompiledMetricsQuery> CompileMetricsQuery(const MetricsQuery& q, const 
 
   // FROM: every table through its live-rows subquery, limited to the window on its own time
   // column (as Langfuse bounds joined tables too).
-  const auto windowed = [](std::string_view table, std::string_view time_column) {
+  const auto windowed = [](std::string_view table, std::string_view time_column,
+                           std::string_view key_columns = "") {
     return LiveRows(
-        table, fmt::format("{0} >= {{fromTs:DateTime64(3)}} AND {0} <= {{toTs:DateTime64(3)}}", time_column));
+        table, fmt::format("{0} >= {{fromTs:DateTime64(3)}} AND {0} <= {{toTs:DateTime64(3)}}", time_column),
+        key_columns);
   };
   const auto is_to_one = [&](const std::string& name) {
     const RelationDef* r = view.Relation(name);
@@ -1071,14 +1075,22 @@ StatusOr<CompiledMetricsQuery> CompileMetricsQuery(const MetricsQuery& q, const 
       });
   if (!per_row) pre_aggregated.reset();
 
-  std::string from = windowed(view.table, view.time_column) + " AS " + b;
+  // Tables join on IdKey of their id columns, computed where each table is read (as a join
+  // condition's expression it cost a third more): 1.3 -> 0.8 s joining 10 million observations
+  // with a million traces. The view's table carries one key per joined table, `_k_<name>`.
+  // (Inside a table's own read its columns go unqualified: a view's alias, as scores_numeric,
+  // is not the table's name.)
+  const auto unqualified = [](std::string_view column) { return column.substr(column.rfind('.') + 1); };
+  std::string base_keys, joins;
   for (const std::string& name : relations) {
     const RelationDef* r = view.Relation(name);
     if (r == nullptr)
       return Status::Internal(fmt::format("metrics view '{}' lacks relation '{}'", view.name, name));
+    base_keys += fmt::format(", {} AS _k_{}", IdKey(unqualified(r->base_key)), name);
     if (name != pre_aggregated) {
-      from += fmt::format(" INNER JOIN {} AS {} ON {} = {}", windowed(r->name, r->time_column), r->name,
-                          r->base_key, r->key);
+      const std::string key = fmt::format(", {} AS _k", IdKey(unqualified(r->key)));
+      joins += fmt::format(" INNER JOIN {} AS {} ON {}._k_{} = {}._k", windowed(r->name, r->time_column, key),
+                           r->name, b, name, r->name);
       continue;
     }
     // Its measures per join key, as m<i>, under the table's name.
@@ -1087,11 +1099,12 @@ StatusOr<CompiledMetricsQuery> CompileMetricsQuery(const MetricsQuery& q, const 
       if (metrics[i].measure->relation == name)
         columns += fmt::format(", {} AS m{}", metrics[i].measure->sql, i);
     }
-    from += fmt::format(
-        " INNER JOIN (SELECT {0} AS join_key{1} FROM {2} AS {3} GROUP BY {0}) AS {3} "
-        "ON {4} = {3}.join_key",
-        r->key, columns, windowed(r->name, r->time_column), r->name, r->base_key);
+    joins += fmt::format(
+        " INNER JOIN (SELECT {0} AS join_key{1} FROM {2} AS {3} GROUP BY join_key) AS {3} "
+        "ON {4}._k_{3} = {3}.join_key",
+        IdKey(r->key), columns, windowed(r->name, r->time_column), r->name, b);
   }
+  const std::string from = windowed(view.table, view.time_column, base_keys) + " AS " + b + joins;
 
   std::vector<std::string> inner_select;
   // (Grouped by the id alone: every row is of the query's project. 4.2 -> 2.7 s grouping 10
