@@ -649,6 +649,25 @@ TEST_F(TraceQueriesChdbTest, TraceReadsForTheApiSeeNewestLiveVersionsOnly) {
   ASSERT_TRUE(read.ok());
   EXPECT_FALSE(read->has_value());
   EXPECT_FALSE(GetTraceForApi(transport(), project_, "missing")->has_value());
+  // The timestamp alone, by the same rules.
+  TraceRecord later = Trace("one", kT0 + 86'400'000);
+  later.event_ts_ms = t.event_ts_ms + 10;
+  TraceRecord moved_marker = t;
+  moved_marker.is_deleted = 1;
+  moved_marker.event_ts_ms = later.event_ts_ms;
+  Insert({later, moved_marker});
+  auto stamp = TraceTimestampForApi(transport(), project_, "one");
+  ASSERT_TRUE(stamp.ok()) << stamp.status().message();
+  EXPECT_EQ(stamp->value_or(0), kT0 + 86'400'000) << "the newest version, moved to the next day";
+  EXPECT_FALSE(TraceTimestampForApi(transport(), project_, "gone")->has_value());
+  EXPECT_FALSE(TraceTimestampForApi(transport(), project_, "missing")->has_value());
+  later.timestamp_ms = kT0;
+  later.event_ts_ms += 10;
+  TraceRecord back_marker = Trace("one", kT0 + 86'400'000);
+  back_marker.is_deleted = 1;
+  back_marker.event_ts_ms = later.event_ts_ms;
+  Insert({later, back_marker});
+  EXPECT_EQ(TraceTimestampForApi(transport(), project_, "one")->value_or(0), kT0);
 
   // Observations: the newest version; a row that moved to another sort key (a new type) left a
   // deleted marker written in the same instant, which must not hide the row.
