@@ -467,7 +467,8 @@ StatusOr<std::optional<ObservationRecord>> GetUiObservation(ClickHouseTransport&
                                                             const std::string& project_id,
                                                             const std::string& trace_id,
                                                             const std::string& observation_id) {
-  static const std::string kSql = NewestById(ObservationSelectColumns(), "observations",
+  // Shown through the public API's observation view, so read with its columns.
+  static const std::string kSql = NewestById(PublicObservationSelectColumns(), "observations",
                                              "id = {id:String} AND trace_id = {trace_id:String}");
   ASSIGN_OR_RETURN(std::string out, transport.Query(kSql, {StringParam("project_id", project_id),
                                                            StringParam("id", observation_id),

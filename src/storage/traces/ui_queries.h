@@ -118,7 +118,8 @@ struct UiTraceDetail {
 StatusOr<std::optional<UiTraceDetail>> GetUiTrace(ClickHouseTransport& transport,
                                                   const std::string& project_id, const std::string& trace_id);
 
-//! One observation of the trace, every column; nullopt when absent.
+//! One observation of the trace, every column the public observation view shows
+//! (PublicObservationSelectColumns); nullopt when absent.
 StatusOr<std::optional<ObservationRecord>> GetUiObservation(ClickHouseTransport& transport,
                                                             const std::string& project_id,
                                                             const std::string& trace_id,

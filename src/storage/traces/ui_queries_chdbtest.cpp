@@ -19,6 +19,7 @@
 #include "storage/traces/http_transport_test_process.h"
 #endif
 #include "storage/traces/metrics_queries.h"
+#include "storage/traces/record_json.h"
 #include "storage/traces/test_records.h"
 #include "storage/traces/trace_queries.h"
 #include "storage/traces/trace_store.h"
@@ -398,6 +399,11 @@ TEST_F(UiQueriesChdbTest, TraceDetailHasLightObservationsAndOneObservationInFull
   ASSERT_TRUE(full->has_value());
   EXPECT_EQ((*full)->input, "observation input o1a");
   EXPECT_EQ((*full)->metadata.at("k"), "v");
+  ObservationRecord every_column = testing::FullObservation(project_, "o-full", "t1");
+  Insert({every_column});
+  auto shown = GetUiObservation(transport(), project_, "t1", "o-full");
+  ASSERT_TRUE(shown.ok() && shown->has_value());
+  EXPECT_EQ(**shown, AsPublicObservationRead(every_column)) << "read with the public view's columns";
   auto wrong_trace = GetUiObservation(transport(), project_, "t2", "o1a");
   ASSERT_TRUE(wrong_trace.ok());
   EXPECT_FALSE(wrong_trace->has_value());
