@@ -870,30 +870,25 @@ StatusOr<UiDashboard> QueryUiDashboard(ClickHouseTransport& transport, const std
       d.latency_by_name.push_back(std::move(l));
     });
   });
-  std::vector<UiDashboard::ScoreAverage> categorical;
-  side_by_side([&] {
-    return run(DashboardQuery("scores-numeric", {"name", "dataType"}, {{"value", "avg"}, {"count", "count"}},
-                              std::nullopt, from_ms, to_ms),
-               [&](object& o) {
-                 UiDashboard::ScoreAverage s;
-                 Str(o, "name", s.name);
-                 Str(o, "dataType", s.data_type);
-                 s.avg = Num(o, "avg_value");
-                 s.count = UNum(o, "count_count");
-                 d.scores.push_back(std::move(s));
-               });
-  });
-  side_by_side([&] {
-    return run(DashboardQuery("scores-categorical", {"name", "dataType"}, {{"count", "count"}}, std::nullopt,
+  // Scores per name and data type: numeric ones with their average, categorical ones without.
+  const auto read_scores = [&](std::string view, bool with_avg,
+                               std::vector<UiDashboard::ScoreAverage>& into) {
+    std::vector<MetricsQuery::Metric> metrics = {{"count", "count"}};
+    if (with_avg) metrics.insert(metrics.begin(), {"value", "avg"});
+    return run(DashboardQuery(std::move(view), {"name", "dataType"}, std::move(metrics), std::nullopt,
                               from_ms, to_ms),
                [&](object& o) {
                  UiDashboard::ScoreAverage s;
                  Str(o, "name", s.name);
                  Str(o, "dataType", s.data_type);
+                 if (with_avg) s.avg = Num(o, "avg_value");
                  s.count = UNum(o, "count_count");
-                 categorical.push_back(std::move(s));
+                 into.push_back(std::move(s));
                });
-  });
+  };
+  std::vector<UiDashboard::ScoreAverage> categorical;
+  side_by_side([&] { return read_scores("scores-numeric", true, d.scores); });
+  side_by_side([&] { return read_scores("scores-categorical", false, categorical); });
   Status status = Status::Ok();
   for (auto& read : reads) {
     Status s = read.get();
