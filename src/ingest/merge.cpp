@@ -218,6 +218,8 @@ void ApplyObservationEvent(ObservationState& state, ParsedEvent&& event,
     state.time_is_explicit = true;
   }
   if (!state.trace_id_is_explicit && o.trace_id.has_value()) {
+    // The trace id is part of the observations' sort key (migrations.cpp).
+    if (o.trace_id.value != row.trace_id) MarkMoved(state, tombstone);
     row.trace_id = std::move(o.trace_id.value);
     state.trace_id_is_explicit = true;
   }

@@ -116,6 +116,37 @@ TEST(Merge, UpdateBeforeCreateTakesTheCreatesStartTimeTypeAndTrace) {
   EXPECT_EQ(tombstone->start_time_ms, 1704067205000);
 }
 
+// An observation written before any event named its trace carries a made-up trace id; the id
+// is part of the table's sort key, so the event that names the trace must delete the stored row
+// under the made-up one, or FINAL reads would show the observation in two traces.
+TEST(Merge, NamingTheTraceOfAStoredObservationLeavesATombstoneUnderTheMadeUpTrace) {
+  auto update = ParseOk(Ev("span-update", "2024-01-01T00:00:05Z", R"({"id":"o","output":"hi"})"));
+  ObservationState state = NewObservationState("p", "o", update, 1000);
+  std::optional<traces::ObservationRecord> tombstone;
+  ApplyObservationEvent(state, update, tombstone);
+  FinishObservation(state, 1000);
+  const std::string made_up = state.row.trace_id;
+  ASSERT_FALSE(made_up.empty());
+  state.stored = true;
+  state.type_is_explicit = true;  // only the trace id is left to be named
+  state.time_is_explicit = true;
+
+  auto named = ParseOk(Ev("span-update", "2024-01-01T00:00:06Z", R"({"id":"o","traceId":"t"})"));
+  ApplyObservationEvent(state, named, tombstone);
+  FinishObservation(state, 2000);
+  EXPECT_EQ(state.row.trace_id, "t");
+  ASSERT_TRUE(tombstone.has_value()) << "the row moved to another trace in the sort key";
+  EXPECT_EQ(tombstone->trace_id, made_up);
+  EXPECT_EQ(tombstone->is_deleted, 1);
+
+  std::optional<traces::ObservationRecord> none;
+  auto again = ParseOk(Ev("span-update", "2024-01-01T00:00:07Z", R"({"id":"o","traceId":"t"})"));
+  ObservationState same = state;
+  same.trace_id_is_explicit = false;
+  ApplyObservationEvent(same, again, none);
+  EXPECT_FALSE(none.has_value()) << "the same trace, the same sort key";
+}
+
 TEST(Merge, EndTimeBeforeStartIsClampedAndUsageTotals) {
   auto create = ParseOk(Ev("generation-create", "2024-01-01T00:00:00Z",
                            R"({"id":"g","traceId":"t","startTime":"2024-01-01T00:00:10Z","endTime":"2024-01-01T00:00:05Z",

@@ -298,6 +298,29 @@ TEST_F(IngestionWorkerTest, UpdateBeforeCreateEndsAsOneRowWithTheCreatesStartTim
   EXPECT_EQ(CountFinal("observations", "s4"), 1) << "the row written first was tombstoned";
 }
 
+// The observations' sort key holds the trace id: an observation written before any event named
+// its trace (under a made-up trace id) is one row under FINAL once an event names it.
+TEST_F(IngestionWorkerTest, AnObservationWhoseTraceIsNamedLaterIsOneRowUnderFinal) {
+  StartWorker();
+  Enqueue({Event("span-create", R"({"id":"s6","name":"n","startTime":"2024-05-01T10:00:00.000Z"})")});
+  const auto final_traces = [&] {
+    auto out = store_->transport().Query(
+        "SELECT groupArray(trace_id) FROM observations FINAL WHERE project_id = {p:String} AND id = 's6'",
+        {{"p", project_}}, "TabSeparated");
+    return out.ok() ? *out : out.status().message();
+  };
+  for (int i = 0; i < 500 && final_traces() == "[]\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_NE(final_traces(), "[]\n");
+  ASSERT_NE(final_traces(), "['t6']\n");
+  Enqueue({Event("span-update", R"({"id":"s6","traceId":"t6"})")});
+  for (int i = 0; i < 500 && final_traces() != "['t6']\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(final_traces(), "['t6']\n") << "the row under the made-up trace id was tombstoned";
+}
+
 // The scores' sort key holds the name: a renamed score is one row under FINAL, with the new name.
 TEST_F(IngestionWorkerTest, ARenamedScoreIsOneRowUnderFinal) {
   StartWorker();

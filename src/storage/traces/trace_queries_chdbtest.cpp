@@ -722,6 +722,29 @@ TEST_F(TraceQueriesChdbTest, TheApisTraceReadGivesEveryObservationColumnItsViewS
   EXPECT_TRUE(read->front().tool_calls.empty()) << "a column the public view does not show is not read";
 }
 
+// The observations are sorted by trace within a type and day (migrations.cpp), so reading one
+// trace touches the granule or two holding it. Sorted by the random id alone, every granule of
+// the day held some of each trace's rows and all of them were read.
+TEST_F(TraceQueriesChdbTest, OneTracesObservationsAreReadFromItsOwnGranules) {
+  constexpr int kTraces = 40;
+  constexpr int kPerTrace = 1000;  // 40,000 rows of one type and day: five 8,192-row granules
+  std::vector<ObservationRecord> rows;
+  rows.reserve(kTraces * kPerTrace);
+  for (int t = 0; t < kTraces; ++t) {
+    for (int i = 0; i < kPerTrace; ++i) {
+      rows.push_back(MinimalObservation(project_, RandomHex(16), fmt::format("trace-{}", t), kT0 + i));
+    }
+  }
+  Insert(rows);
+  // input: a column only the table has (a count alone would be answered from the stats projection).
+  auto count = transport().Query(
+      "SELECT countIf(input IS NULL) FROM observations "
+      "WHERE project_id = {p:String} AND trace_id = {t:String} SETTINGS max_rows_to_read = 16384",
+      {StringParam("p", project_), StringParam("t", "trace-7")}, "TabSeparated");
+  ASSERT_TRUE(count.ok()) << "more than two granules read for one trace: " << count.status().message();
+  EXPECT_EQ(*count, "1000\n");
+}
+
 TEST_F(TraceQueriesChdbTest, ListPagesReadInputOutputMetadataOfThePageOnly) {
   InsertFixture();
   TraceListQuery query;
