@@ -418,4 +418,78 @@ Status ApplyClickHouseMigrations(ClickHouseTransport& transport, const SchemaTar
   return Status::Ok();
 }
 
+namespace {
+
+constexpr std::string_view kLangfuseObservationsOrder = "project_id, type, toDate(start_time), id";
+constexpr std::string_view kObservationsByTraceOrder = "project_id, type, toDate(start_time), trace_id, id";
+
+// Replaces the one line of `ddl` that starts with `prefix` ("\nORDER BY ") by `line`.
+bool ReplaceClauseLine(std::string& ddl, std::string_view prefix, std::string_view line) {
+  const size_t at = ddl.find(prefix);
+  if (at == std::string::npos) return false;
+  const size_t end = ddl.find('\n', at + 1);
+  ddl.replace(at, (end == std::string::npos ? ddl.size() : end) - at, line);
+  return true;
+}
+
+std::string Trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+}  // namespace
+
+StatusOr<bool> SortObservationsByTrace(ClickHouseTransport& transport, std::string_view database) {
+  if (!IsSqlIdentifier(database)) {
+    return Status::InvalidArgument(fmt::format("database name '{}' is not [A-Za-z0-9_]+", database));
+  }
+  const std::string table = fmt::format("`{}`.observations", database);
+  const std::string copy = fmt::format("`{}`.observations_sorting_by_trace", database);
+  // Left by an interrupted run: a partial copy, or the old table if the swap was done.
+  RETURN_IF_ERROR(transport.Query(fmt::format("DROP TABLE IF EXISTS {} SYNC", copy)).status());
+  ASSIGN_OR_RETURN(std::string order,
+                   transport.Query("SELECT sorting_key FROM system.tables WHERE database = {db:String} "
+                                   "AND name = 'observations'",
+                                   {StringParam("db", database)}, "TSVRaw"));
+  order = Trimmed(std::move(order));
+  if (order.empty()) return Status::NotFound(fmt::format("no table {}", table));
+  if (order == kObservationsByTraceOrder) return false;
+  if (order != kLangfuseObservationsOrder) {
+    return Status::Internal(
+        fmt::format("{} is sorted by ({}), neither Langfuse's order nor by trace", table, order));
+  }
+  ASSIGN_OR_RETURN(std::string ddl,
+                   transport.Query(fmt::format("SHOW CREATE TABLE {}", table), {}, "TSVRaw"));
+  // ClickHouse's own rendering of the table: the name, then one line per clause.
+  const std::string created = fmt::format("CREATE TABLE {}.observations\n", database);
+  if (ddl.rfind(created, 0) != 0) return Status::Internal("SHOW CREATE TABLE observations: unexpected text");
+  ddl.replace(0, created.size(), fmt::format("CREATE TABLE {}\n", copy));
+  if (!ReplaceClauseLine(ddl, "\nORDER BY ", fmt::format("\nORDER BY ({})", kObservationsByTraceOrder))) {
+    return Status::Internal("SHOW CREATE TABLE observations: no ORDER BY");
+  }
+  // Without a PRIMARY KEY clause the primary key is the whole sort key, trace id included.
+  ReplaceClauseLine(ddl, "\nPRIMARY KEY ", "\nPRIMARY KEY (project_id, type, toDate(start_time), trace_id)");
+  RETURN_IF_ERROR(transport.Query(ddl).status());
+  // One writer, and parts of at most 128 MiB of rows as they are written (by default a million
+  // rows): copying 10 million observations peaked at 1.9 GB of memory instead of 2.5 GB.
+  const std::string copy_rows = fmt::format(
+      "INSERT INTO {} SELECT * FROM {} SETTINGS max_insert_threads = 1, min_insert_block_size_rows = 0, "
+      "min_insert_block_size_bytes = 134217728",
+      copy, table);
+  RETURN_IF_ERROR(transport.Query(copy_rows).status());
+  ASSIGN_OR_RETURN(std::string counts,
+                   transport.Query(fmt::format("SELECT (SELECT count() FROM {}), (SELECT count() FROM {})",
+                                               table, copy),
+                                   {}, "TSVRaw"));
+  const size_t tab = counts.find('\t');
+  if (tab == std::string::npos || counts.substr(0, tab) != Trimmed(counts.substr(tab + 1))) {
+    return Status::Internal(fmt::format("the copy of {} holds another number of rows ({}); the table is "
+                                        "left as it was",
+                                        table, Trimmed(counts)));
+  }
+  RETURN_IF_ERROR(transport.Query(fmt::format("EXCHANGE TABLES {} AND {}", table, copy)).status());
+  RETURN_IF_ERROR(transport.Query(fmt::format("DROP TABLE {} SYNC", copy)).status());
+  return true;
+}
+
 }  // namespace langfuse::traces

@@ -68,6 +68,7 @@ class TraceStore {
   Status DeleteScores(const std::string& project_id, const std::vector<std::string>& ids);
 
   ClickHouseTransport& transport() { return *transport_; }
+  const SchemaTarget& schema_target() const { return target_; }
 
  private:
   std::unique_ptr<ClickHouseTransport> transport_;

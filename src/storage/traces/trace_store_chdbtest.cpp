@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -17,6 +18,8 @@
 
 #include "common/ids.h"
 #include "storage/traces/chdb_test_environment.h"
+#include "storage/traces/migrations.h"
+#include "storage/traces/record_json.h"
 #include "storage/traces/test_records.h"
 #include "storage/traces/trace_store.h"
 #include "storage/traces/trace_store_conformance.h"
@@ -101,6 +104,84 @@ TEST_F(TraceStoreChdbTest, AnInsertKeepsRowsSharingAKeyAndFinalCollapsesThem) {
   ASSERT_TRUE(final_rows.ok()) << final_rows.status().message();
   EXPECT_EQ(*final_rows, "newer\n");
   EXPECT_EQ(store().GetTraces(project_, {"same-key"})->front().name, "newer");
+}
+
+// `langfuse migrate --sort-observations-by-trace` on a table made with Langfuse's sort key (as an
+// earlier version of this server, or Langfuse, created it): the same rows, projection and
+// settings afterwards, sorted by trace; a second run changes nothing.
+TEST_F(TraceStoreChdbTest, SortObservationsByTraceRewritesALangfuseOrderedTable) {
+  ClickHouseTransport& ch = g_env->transport();
+  const std::string db = "legacy_" + RandomHex(6);
+  auto created = ch.Query("CREATE DATABASE " + db);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  const auto in_db = [&](std::string sql, std::string_view from, std::string_view to) {
+    const size_t at = sql.find(from);
+    if (at != std::string::npos) sql.replace(at, from.size(), to);
+    return sql;
+  };
+  std::string create = in_db(RenderMigrationStatement(ClickHouseMigrations()[1].statements[0], {}),
+                             "CREATE TABLE IF NOT EXISTS observations",
+                             "CREATE TABLE " + db + ".observations");
+  create = in_db(create, "toDate(start_time), trace_id)", "toDate(start_time))");
+  create = in_db(create, "toDate(start_time), trace_id, id)", "toDate(start_time), id)");
+  ASSERT_TRUE(ch.Query(create).ok()) << create;
+  // The later migrations' changes to the table (projection, settings).
+  for (const ClickHouseMigration& m : ClickHouseMigrations()) {
+    for (const MigrationStatement& statement : m.statements) {
+      const std::string sql = RenderMigrationStatement(statement, {});
+      if (m.version < 4 || sql.rfind("ALTER TABLE observations", 0) != 0) continue;
+      const std::string alter = in_db(sql, "ALTER TABLE observations", "ALTER TABLE " + db + ".observations");
+      ASSERT_TRUE(ch.Query(alter).ok()) << alter;
+    }
+  }
+  const auto sort_key = [&] {
+    auto out = ch.Query(
+        "SELECT sorting_key FROM system.tables WHERE database = {db:String} AND name = 'observations'",
+        {StringParam("db", db)}, "TSVRaw");
+    return out.ok() ? *out : out.status().message();
+  };
+  ASSERT_EQ(sort_key(), "project_id, type, toDate(start_time), id\n");
+
+  std::vector<ObservationRecord> rows;
+  for (int i = 0; i < 300; ++i) {
+    rows.push_back(
+        MinimalObservation(project_, RandomHex(16), "trace-" + std::to_string(i % 7), 1'718'000'000'000 + i));
+  }
+  ObservationRecord older = rows.front();
+  older.name = "an older version, kept as it is";
+  older.event_ts_ms -= 1;
+  rows.push_back(older);
+  ASSERT_TRUE(ch.Insert(db + ".observations", kRowBinaryFormat, ObservationsToRowBinary(rows), "").ok());
+  const auto dump = [&] {
+    auto out = ch.Query("SELECT * FROM " + db + ".observations ORDER BY id, event_ts", {}, "TSV");
+    return out.ok() ? *out : out.status().message();
+  };
+  const std::string before = dump();
+  ASSERT_EQ(std::count(before.begin(), before.end(), '\n'), 301);
+
+  auto sorted = SortObservationsByTrace(ch, db);
+  ASSERT_TRUE(sorted.ok()) << sorted.status().message();
+  EXPECT_TRUE(*sorted);
+  EXPECT_EQ(sort_key(), "project_id, type, toDate(start_time), trace_id, id\n");
+  EXPECT_EQ(dump(), before) << "every row, versions included, is copied as it was";
+  auto ddl = ch.Query("SHOW CREATE TABLE " + db + ".observations", {}, "TSVRaw");
+  ASSERT_TRUE(ddl.ok());
+  EXPECT_NE(ddl->find("PROJECTION observations_trace_stats"), std::string::npos) << *ddl;
+  EXPECT_NE(ddl->find("PRIMARY KEY (project_id, type, toDate(start_time), trace_id)"), std::string::npos)
+      << *ddl;
+  EXPECT_NE(ddl->find("fsync_after_insert = 1"), std::string::npos) << *ddl;
+  auto tables = ch.Query("SELECT groupArray(name) FROM system.tables WHERE database = {db:String}",
+                         {StringParam("db", db)}, "TSVRaw");
+  ASSERT_TRUE(tables.ok());
+  EXPECT_EQ(*tables, "['observations']\n") << "the old table is dropped";
+
+  auto again = SortObservationsByTrace(ch, db);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_FALSE(*again);
+  EXPECT_EQ(dump(), before);
+  EXPECT_FALSE(SortObservationsByTrace(ch, "no such database").ok());
+  EXPECT_FALSE(SortObservationsByTrace(ch, "db_" + RandomHex(4)).ok()) << "no table there";
+  ASSERT_TRUE(ch.Query("DROP DATABASE " + db + " SYNC").ok());
 }
 
 // Counts the statements a store runs, over a second transport to the engine.

@@ -1,0 +1,58 @@
+// `langfuse migrate` run by itself against the stores a server used: pending migrations (none
+// left after a start), `--sort-observations-by-trace` on a table this server created (sorted by
+// trace already, so nothing is copied) and a flag it does not know. The rewrite of a table in
+// Langfuse's order is checked against chDB in storage/traces/trace_store_chdbtest.cpp.
+
+import { describe, it as baseIt, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { startServer, cleanupTmp, requireBin, pollTrace, uid, ev, ingestOk, withServerLogs } from './harness.mjs';
+
+let srv;
+const it = withServerLogs(baseIt, () => [srv]);
+
+function run(args, env) {
+  return new Promise((resolve) => {
+    const child = spawn(requireBin(), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
+describe('langfuse migrate', () => {
+  before(async () => { srv = await startServer(); });
+  after(async () => { await srv?.stop(); cleanupTmp(srv); });
+
+  // The environment the server's worker runs with (the scale topology's worker, else the server's).
+  const storeEnv = () => (srv.topology === 'scale' ? srv.scale.workers[0].env
+    : { ...process.env, LANGFUSE_DATA_DIR: srv.dataDir });
+
+  it('applies nothing twice, leaves a table sorted by trace as it is, and refuses unknown flags', async () => {
+    const traceId = uid('migrate-trace-');
+    await ingestOk(srv, [
+      ev('trace-create', { id: traceId, name: 'before migrate' }),
+      ev('span-create', { id: uid('span-'), traceId, name: 'a' }),
+      ev('generation-create', { id: uid('gen-'), traceId, name: 'b', model: 'gpt-4o' }),
+    ]);
+    const read = await pollTrace(srv, traceId, (t) => t.observations.length === 2);
+    assert.equal(read.json?.observations?.length, 2, JSON.stringify(read.json));
+    await srv.stop();
+
+    const migrated = await run(['migrate', '--sort-observations-by-trace'], storeEnv());
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.match(migrated.stdout, /tracing store: 0 migration\(s\) applied/);
+    assert.match(migrated.stdout, /observations: already sorted by trace/);
+
+    const unknown = await run(['migrate', '--sort-everything'], storeEnv());
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /unexpected argument '--sort-everything'/);
+
+    await srv.restart();
+    const again = await pollTrace(srv, traceId, (t) => t.observations.length === 2);
+    assert.deepEqual(again.json?.observations?.map((o) => o.name).sort(), ['a', 'b']);
+  });
+});
