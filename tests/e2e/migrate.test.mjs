@@ -30,6 +30,16 @@ describe('langfuse migrate', () => {
   // The environment the server's worker runs with (the scale topology's worker, else the server's).
   const storeEnv = () => (srv.topology === 'scale' ? srv.scale.workers[0].env
     : { ...process.env, LANGFUSE_DATA_DIR: srv.dataDir });
+  // Everything that writes to the stores stops; in the scale topology ClickHouse stays up.
+  const writers = () => [...srv.scale.webs, ...srv.scale.workers].map((p) => p.name);
+  async function stopWriters() {
+    if (srv.topology !== 'scale') return srv.stop();
+    for (const name of writers()) await srv.killProcess(name, 'SIGTERM');
+  }
+  async function startWriters() {
+    if (srv.topology !== 'scale') return srv.restart();
+    for (const name of writers()) await srv.startProcess(name);
+  }
 
   it('applies nothing twice, leaves a table sorted by trace as it is, and refuses unknown flags', async () => {
     const traceId = uid('migrate-trace-');
@@ -40,7 +50,7 @@ describe('langfuse migrate', () => {
     ]);
     const read = await pollTrace(srv, traceId, (t) => t.observations.length === 2);
     assert.equal(read.json?.observations?.length, 2, JSON.stringify(read.json));
-    await srv.stop();
+    await stopWriters();
 
     const migrated = await run(['migrate', '--sort-observations-by-trace'], storeEnv());
     assert.equal(migrated.code, 0, migrated.stderr);
@@ -51,8 +61,8 @@ describe('langfuse migrate', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unexpected argument '--sort-everything'/);
 
-    await srv.restart();
-    const again = await pollTrace(srv, traceId, (t) => t.observations.length === 2);
+    await startWriters();
+    const again = await pollTrace(srv, traceId, (t) => t.observations.length === 2, { timeoutMs: 30_000 });
     assert.deepEqual(again.json?.observations?.map((o) => o.name).sort(), ['a', 'b']);
   });
 });
