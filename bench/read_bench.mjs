@@ -14,12 +14,15 @@
 //    bytes per observation.
 //
 // Usage: node bench/read_bench.mjs [--bin PATH] [--gen PATH] [--data DIR] [--traces N]
-//          [--observations M] [--runs N] [--warmup N] [--only TEXT] [--json] [--keep-data]
+//          [--observations M] [--fresh-observations F] [--runs N] [--warmup N] [--only TEXT] [--json]
+//          [--keep-data]
 //   --bin           server binary (default $LANGFUSE_BIN or build/release/src/app/langfuse)
 //   --gen           generator (default build/release/bench/read_bench_gen)
 //   --data DIR      reuse DIR when it holds a generated data set (DIR/gen.json), else generate
 //                   into it and keep it; without --data a temporary folder is used and removed
 //   --traces/--observations  data set size when generating (default 1000000 / 10000000)
+//   --fresh-observations F   when generating: F observations of the last day written again after
+//                   the merge, one unmerged part as under ingestion (default 0: fully merged)
 //   --runs          measured requests per scenario (default 30); --warmup (default 3)
 //   --only TEXT     run only the scenarios whose name contains TEXT (e.g. `metrics`, `trace with`)
 //   --json          print only the JSON result line
@@ -35,7 +38,8 @@ import { waitForStoredIds } from './metrics_text.mjs';
 
 function usage(why) {
   console.error(`read_bench: ${why}\nusage: node bench/read_bench.mjs [--bin PATH] [--gen PATH] [--data DIR] ` +
-    '[--traces N] [--observations M] [--runs N] [--warmup N] [--only TEXT] [--json] [--keep-data]');
+    '[--traces N] [--observations M] [--fresh-observations F] [--runs N] [--warmup N] [--only TEXT] ' +
+    '[--json] [--keep-data]');
   process.exit(2);
 }
 
@@ -46,6 +50,7 @@ function parseArgs(argv) {
     data: null,
     traces: 1_000_000,
     observations: 10_000_000,
+    freshObservations: 0,
     runs: 30,
     warmup: 3,
     only: null,
@@ -65,6 +70,7 @@ function parseArgs(argv) {
     else if (a === '--data') o.data = next();
     else if (a === '--traces') o.traces = num();
     else if (a === '--observations') o.observations = num();
+    else if (a === '--fresh-observations') o.freshObservations = num();
     else if (a === '--runs') o.runs = num();
     else if (a === '--warmup') o.warmup = num();
     else if (a === '--only') o.only = next();
@@ -127,7 +133,7 @@ if (fs.existsSync(genPath)) {
   const started = performance.now();
   const out = execFileSync(path.resolve(opts.gen), [
     '--data-dir', path.join(dataDir, 'clickhouse'), '--traces', String(opts.traces),
-    '--observations', String(opts.observations),
+    '--observations', String(opts.observations), '--fresh-observations', String(opts.freshObservations),
   ], { stdio: ['ignore', 'pipe', opts.json ? 'ignore' : 'inherit'], maxBuffer: 1 << 20 });
   gen = JSON.parse(out.toString('utf8').trim().split('\n').pop());
   gen.wallSeconds = Math.round((performance.now() - started) / 100) / 10;

@@ -14,9 +14,14 @@
 //                 usage and cost; 1% ERROR, 3% WARNING, 6% DEBUG levels.
 //   scores        one NUMERIC or CATEGORICAL score per second trace.
 // Ids are UUID-shaped (MD5 of the kind and number); the big traces' ids are printed.
+// The tables are then merged (OPTIMIZE ... FINAL; --no-optimize leaves the inserted parts). With
+// --fresh-observations F, F observations of the last day (of every type, picked by a hash of the
+// id) are written again afterwards as newer versions, one part beside the merged ones, as a store
+// under ingestion always has: reads with FINAL then merge whatever that part overlaps.
 //
 // Usage: read_bench_gen --data-dir DIR [--project ID] [--traces N] [--observations M]
 //          [--big-traces K] [--days D] [--end-ms MS] [--chunk ROWS] [--no-optimize]
+//          [--fresh-observations F]
 // Prints progress on stderr and one JSON line on stdout: counts, ids, time window, the seconds
 // each phase took and the tables' sizes on disk (active parts with their projections).
 #include <chrono>
@@ -52,13 +57,15 @@ struct Options {
   int64_t end_ms = 0;  // 0: now, rounded down to the hour
   uint64_t chunk = 1'000'000;
   bool optimize = true;
+  uint64_t fresh_observations = 0;
 };
 
 [[noreturn]] void Usage(const std::string& why) {
   std::fprintf(
       stderr,
       "read_bench_gen: %s\nusage: read_bench_gen --data-dir DIR [--project ID] [--traces N] "
-      "[--observations M] [--big-traces K] [--days D] [--end-ms MS] [--chunk ROWS] [--no-optimize]\n",
+      "[--observations M] [--big-traces K] [--days D] [--end-ms MS] [--chunk ROWS] [--no-optimize] "
+      "[--fresh-observations F]\n",
       why.c_str());
   std::exit(2);
 }
@@ -96,6 +103,8 @@ Options ParseOptions(int argc, char** argv) {
       o.chunk = number();
     } else if (arg == "--no-optimize") {
       o.optimize = false;
+    } else if (arg == "--fresh-observations") {
+      o.fresh_observations = number();
     } else if (arg == "--help" || arg == "-h") {
       Usage("help");
     } else {
@@ -311,6 +320,16 @@ int main(int argc, char** argv) {
     }
   }
   const double optimize_seconds = Seconds(phase);
+  if (o.fresh_observations > 0) {
+    const std::string fresh = fmt::format(
+        "INSERT INTO observations SELECT * REPLACE (event_ts + INTERVAL 1 SECOND AS event_ts) "
+        "FROM observations WHERE project_id = {{project:String}} AND start_time >= "
+        "fromUnixTimestamp64Milli({{start_ms:Int64}} + {{span_ms:Int64}} - 86400000) "
+        "ORDER BY cityHash64(id) LIMIT {}",
+        o.fresh_observations);
+    Check(ch.Query(fresh, params, "TabSeparated"), "fresh observations");
+    std::fprintf(stderr, "fresh observations: %" PRIu64 "\n", o.fresh_observations);
+  }
 
   auto sizes = ch.Query(
       // A table's bytes include its projections' (system.parts leaves them out).
@@ -347,10 +366,11 @@ int main(int argc, char** argv) {
 
   std::printf(
       "{\"project\":\"%s\",\"traces\":%" PRIu64 ",\"observations\":%" PRIu64 ",\"scores\":%" PRIu64
+      ",\"freshObservations\":%" PRIu64
       ",\"bigTraceIds\":%s,\"observationsPerBigTrace\":%" PRIu64 ",\"fromMs\":%" PRId64 ",\"toMs\":%" PRId64
       ",\"seconds\":{\"traces\":%.1f,\"observations\":%.1f,\"scores\":%.1f,\"optimize\":%.1f,\"total\":%.1f}"
       ",\"tables\":%s}\n",
-      o.project.c_str(), o.traces, o.observations, o.traces / 2, big_ids.c_str(),
+      o.project.c_str(), o.traces, o.observations, o.traces / 2, o.fresh_observations, big_ids.c_str(),
       o.observations_per_big_trace, start_ms, end_ms, traces_seconds, observations_seconds, scores_seconds,
       optimize_seconds, Seconds(all), tables.c_str());
   std::fflush(stdout);

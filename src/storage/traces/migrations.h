@@ -55,13 +55,13 @@ std::string RenderMigrationStatement(const MigrationStatement& statement, const 
 //! processes at once (statements are idempotent; a version may then be recorded twice).
 Status ApplyClickHouseMigrations(ClickHouseTransport& transport, const SchemaTarget& target, int* applied);
 
-//! Rewrites an `observations` table with Langfuse's sort key, (project_id, type, day, id), into
-//! one sorted by trace like the tables created here (see migrations.cpp): copies every row into a
-//! new table of the same definition but for the sort key, checks that it holds as many rows,
-//! swaps the two and drops the old one. `database` is the table's database ([A-Za-z0-9_]+).
-//! Returns false when the table is sorted by trace already. Not for a cluster (the caller checks),
-//! and offline only: a row written to the old table while it is copied would be lost. Safe to run
-//! again after an interruption (a half-made copy is dropped first).
+//! Rewrites an `observations` table sorted otherwise (Langfuse's (project_id, type, day, id), say)
+//! into one sorted by day, type and trace like the tables created here (see migrations.cpp):
+//! copies every row into a new table of the same definition but for the sort key, checks that it
+//! holds as many rows, swaps the two and drops the old one. `database` is the table's database
+//! ([A-Za-z0-9_]+). Returns false when the table is sorted so already. Not for a cluster (the
+//! caller checks), and offline only: a row written to the old table while it is copied would be
+//! lost. Safe to run again after an interruption (a half-made copy is dropped first).
 StatusOr<bool> SortObservationsByTrace(ClickHouseTransport& transport, std::string_view database);
 
 }  // namespace langfuse::traces

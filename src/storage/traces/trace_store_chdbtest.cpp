@@ -122,8 +122,11 @@ TEST_F(TraceStoreChdbTest, SortObservationsByTraceRewritesALangfuseOrderedTable)
   std::string create = in_db(RenderMigrationStatement(ClickHouseMigrations()[1].statements[0], {}),
                              "CREATE TABLE IF NOT EXISTS observations",
                              "CREATE TABLE " + db + ".observations");
-  create = in_db(create, "toDate(start_time), trace_id)", "toDate(start_time))");
-  create = in_db(create, "toDate(start_time), trace_id, id)", "toDate(start_time), id)");
+  // Langfuse's order.
+  create = in_db(create, "PRIMARY KEY (project_id, toDate(start_time), `type`, trace_id)",
+                 "PRIMARY KEY (project_id, `type`, toDate(start_time))");
+  create = in_db(create, "ORDER BY (project_id, toDate(start_time), `type`, trace_id, id)",
+                 "ORDER BY (project_id, `type`, toDate(start_time), id)");
   ASSERT_TRUE(ch.Query(create).ok()) << create;
   // The later migrations' changes to the table (projection, settings).
   for (const ClickHouseMigration& m : ClickHouseMigrations()) {
@@ -162,12 +165,12 @@ TEST_F(TraceStoreChdbTest, SortObservationsByTraceRewritesALangfuseOrderedTable)
   auto sorted = SortObservationsByTrace(ch, db);
   ASSERT_TRUE(sorted.ok()) << sorted.status().message();
   EXPECT_TRUE(*sorted);
-  EXPECT_EQ(sort_key(), "project_id, type, toDate(start_time), trace_id, id\n");
+  EXPECT_EQ(sort_key(), "project_id, toDate(start_time), type, trace_id, id\n");
   EXPECT_EQ(dump(), before) << "every row, versions included, is copied as it was";
   auto ddl = ch.Query("SHOW CREATE TABLE " + db + ".observations", {}, "TSVRaw");
   ASSERT_TRUE(ddl.ok());
   EXPECT_NE(ddl->find("PROJECTION observations_trace_stats"), std::string::npos) << *ddl;
-  EXPECT_NE(ddl->find("PRIMARY KEY (project_id, type, toDate(start_time), trace_id)"), std::string::npos)
+  EXPECT_NE(ddl->find("PRIMARY KEY (project_id, toDate(start_time), type, trace_id)"), std::string::npos)
       << *ddl;
   EXPECT_NE(ddl->find("fsync_after_insert = 1"), std::string::npos) << *ddl;
   auto tables = ch.Query("SELECT groupArray(name) FROM system.tables WHERE database = {db:String}",

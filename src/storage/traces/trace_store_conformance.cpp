@@ -65,14 +65,17 @@ TEST_P(TraceStoreConformanceTest, MigrationsApplyOnceThenNothing) {
             std::to_string(ClickHouseMigrations().size()));
 }
 
+// Langfuse's engines, partitions and keys, but for the observations' sort key: by day, type and
+// trace instead of type, day and id (every table sorted by day first; one trace's rows together),
+// see migrations.cpp.
 TEST_P(TraceStoreConformanceTest, TablesHaveLangfuseEnginesAndKeys) {
   const std::string tables = QueryText(
       "SELECT name, engine, partition_key, sorting_key, primary_key FROM system.tables "
       "WHERE database = currentDatabase() AND name IN ('traces', 'observations', 'scores') ORDER BY name");
   EXPECT_EQ(
       tables,
-      "observations\tReplacingMergeTree\ttoYYYYMM(start_time)\tproject_id, type, toDate(start_time), id\t"
-      "project_id, type, toDate(start_time)\n"
+      "observations\tReplacingMergeTree\ttoYYYYMM(start_time)\t"
+      "project_id, toDate(start_time), type, trace_id, id\tproject_id, toDate(start_time), type, trace_id\n"
       "scores\tReplacingMergeTree\ttoYYYYMM(timestamp)\tproject_id, toDate(timestamp), name, id\t"
       "project_id, toDate(timestamp), name\n"
       "traces\tReplacingMergeTree\ttoYYYYMM(timestamp)\tproject_id, toDate(timestamp), id\t"
