@@ -135,10 +135,14 @@ int Run(const std::string& command, const std::vector<std::string>& args) {
                stdout);
     return 0;
   }
-  const bool sort_observations =
-      command == "migrate" && args.size() == 1 && args[0] == "--sort-observations-by-trace";
-  if (!args.empty() && !sort_observations) {
-    std::fprintf(stderr, "langfuse %s: unexpected argument '%s' (see --help)\n", command.c_str(), args[0].c_str());
+  bool sort_observations = false;
+  for (const std::string& arg : args) {
+    if (command == "migrate" && arg == "--sort-observations-by-trace" && !sort_observations) {
+      sort_observations = true;
+      continue;
+    }
+    std::fprintf(stderr, "langfuse %s: unexpected argument '%s' (see --help)\n", command.c_str(),
+                 arg.c_str());
     return 2;
   }
   const langfuse::Config config = langfuse::LoadConfig();

@@ -60,6 +60,9 @@ describe('langfuse migrate', () => {
     const unknown = await run(['migrate', '--sort-everything'], storeEnv());
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unexpected argument '--sort-everything'/);
+    const extra = await run(['migrate', '--sort-observations-by-trace', 'now'], storeEnv());
+    assert.equal(extra.code, 2);
+    assert.match(extra.stderr, /unexpected argument 'now'/);
 
     await startWriters();
     const again = await pollTrace(srv, traceId, (t) => t.observations.length === 2, { timeoutMs: 30_000 });
