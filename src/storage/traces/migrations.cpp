@@ -489,6 +489,11 @@ StatusOr<bool> SortObservationsByTrace(ClickHouseTransport& transport, std::stri
                                         "left as it was",
                                         table, Trimmed(counts)));
   }
+  // Written block by block, the copy is some thirty parts per partition, each holding part of
+  // every trace's rows: a trace of 1,000 observations read in 143 ms instead of 70 until they
+  // were merged. Merged into one part per partition first, as background merges would in time
+  // (which also drops versions that newer ones replace, as those merges do).
+  RETURN_IF_ERROR(transport.Query(fmt::format("OPTIMIZE TABLE {} FINAL", copy)).status());
   RETURN_IF_ERROR(transport.Query(fmt::format("EXCHANGE TABLES {} AND {}", table, copy)).status());
   RETURN_IF_ERROR(transport.Query(fmt::format("DROP TABLE {} SYNC", copy)).status());
   return true;

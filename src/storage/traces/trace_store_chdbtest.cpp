@@ -151,22 +151,28 @@ TEST_F(TraceStoreChdbTest, SortObservationsByTraceRewritesALangfuseOrderedTable)
         MinimalObservation(project_, RandomHex(16), "trace-" + std::to_string(i % 7), 1'718'000'000'000 + i));
   }
   ObservationRecord older = rows.front();
-  older.name = "an older version, kept as it is";
+  older.name = "an older version, replaced";
   older.event_ts_ms -= 1;
-  rows.push_back(older);
+  // Two parts.
   ASSERT_TRUE(ch.Insert(db + ".observations", kRowBinaryFormat, ObservationsToRowBinary(rows), "").ok());
+  ASSERT_TRUE(ch.Insert(db + ".observations", kRowBinaryFormat, ObservationsToRowBinary({older}), "").ok());
+  // What every read sees: the newest version of each row (the rewrite merges the copy, which
+  // drops replaced versions as background merges do).
   const auto dump = [&] {
-    auto out = ch.Query("SELECT * FROM " + db + ".observations ORDER BY id, event_ts", {}, "TSV");
+    auto out = ch.Query("SELECT * FROM " + db + ".observations FINAL ORDER BY id", {}, "TSV");
     return out.ok() ? *out : out.status().message();
   };
   const std::string before = dump();
-  ASSERT_EQ(std::count(before.begin(), before.end(), '\n'), 301);
+  ASSERT_EQ(std::count(before.begin(), before.end(), '\n'), 300);
 
   auto sorted = SortObservationsByTrace(ch, db);
   ASSERT_TRUE(sorted.ok()) << sorted.status().message();
   EXPECT_TRUE(*sorted);
   EXPECT_EQ(sort_key(), "project_id, toDate(start_time), type, trace_id, id\n");
-  EXPECT_EQ(dump(), before) << "every row, versions included, is copied as it was";
+  EXPECT_EQ(dump(), before) << "every row is copied as it was";
+  auto stored = ch.Query("SELECT count() FROM " + db + ".observations", {}, "TSVRaw");
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(*stored, "300\n") << "the copy is merged: the replaced version is gone (301 rows before)";
   auto ddl = ch.Query("SHOW CREATE TABLE " + db + ".observations", {}, "TSVRaw");
   ASSERT_TRUE(ddl.ok());
   EXPECT_NE(ddl->find("PROJECTION observations_trace_stats"), std::string::npos) << *ddl;
