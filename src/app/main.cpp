@@ -70,9 +70,10 @@ and exits. `langfuse server` does the same at start; running it twice applies no
       of this server created it) into one sorted by day, type and trace, as this server creates
       it now: a trace's observations are then read from a few granules instead of every granule
       of their day. Copies every row and merges the copy: about two minutes per ten million
-      observations on two cores, and room for a second copy on disk. Stop every server and worker writing to the
-      store first: rows written during the copy would be lost. Not for a ClickHouse cluster.
-      Does nothing on a table sorted so already, and can be run again after an interruption.
+      observations on two cores, and room for a second copy on disk. Stop every server and
+      worker writing to the store first: rows written during the copy would be lost. Not for a
+      ClickHouse cluster. Does nothing on a table sorted so already, and can be run again after
+      an interruption.
 )";
 
 constexpr const char* kVersionHelp = "Usage: langfuse version\n\nPrints the version.\n";

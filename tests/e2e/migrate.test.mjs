@@ -6,7 +6,9 @@
 import { describe, it as baseIt, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { startServer, cleanupTmp, requireBin, pollTrace, uid, ev, ingestOk, withServerLogs } from './harness.mjs';
+import {
+  startServer, cleanupTmp, requireBin, pollTrace, uid, ev, ingestOk, withServerLogs,
+} from './harness.mjs';
 
 let srv;
 const it = withServerLogs(baseIt, () => [srv]);
@@ -41,7 +43,7 @@ describe('langfuse migrate', () => {
     for (const name of writers()) await srv.startProcess(name);
   }
 
-  it('applies nothing twice, leaves a table sorted by trace as it is, and refuses unknown flags', async () => {
+  it('applies nothing twice, leaves a table sorted so as it is, and refuses unknown flags', async () => {
     const traceId = uid('migrate-trace-');
     await ingestOk(srv, [
       ev('trace-create', { id: traceId, name: 'before migrate' }),
