@@ -99,14 +99,9 @@ int SortObservations(langfuse::traces::TraceStore& store) {
                          "(CLICKHOUSE_CLUSTER_ENABLED)\n");
     return 2;
   }
-  auto database = store.transport().Query("SELECT currentDatabase()", {}, "TSVRaw");
-  if (database.ok()) {
-    while (!database->empty() && database->back() == '\n') database->pop_back();
-  }
   std::printf("observations: sorting by trace...\n");
   std::fflush(stdout);
-  auto sorted = database.ok() ? langfuse::traces::SortObservationsByTrace(store.transport(), *database)
-                              : langfuse::StatusOr<bool>(database.status());
+  auto sorted = langfuse::traces::SortObservationsByTrace(store.transport());
   if (!sorted.ok()) {
     std::fprintf(stderr, "langfuse migrate: %s\n", sorted.status().message().c_str());
     return 1;

@@ -4,25 +4,13 @@
 
 import { describe, it as baseIt, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { startServer, cleanupTmp, requireBin, pollTrace, uid, withServerLogs } from './harness.mjs';
+import { startServer, cleanupTmp, runCommand, pollTrace, uid, withServerLogs } from './harness.mjs';
 
 let srv;
 const it = withServerLogs(baseIt, () => [srv]);
 
-function run(args, env) {
-  return new Promise((resolve) => {
-    const child = spawn(requireBin(), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 // One Redis command over RESP (bulk strings in, the first reply line or bulk out).
 function redis(url, args) {
@@ -49,16 +37,17 @@ describe('langfuse dlq', () => {
     : { ...process.env, LANGFUSE_DATA_DIR: srv.dataDir });
 
   it('lists nothing while nothing failed, and says which queue is missing', async () => {
-    const listed = await run(['dlq', 'list'], workerEnv());
+    const listed = await runCommand(['dlq', 'list'], workerEnv());
     assert.equal(listed.code, 0, listed.stderr);
     assert.equal(listed.stdout, '');
     assert.match(listed.stderr, /0 dead-letter entries/);
     if (srv.topology !== 'scale') {
-      const wrong = await run(['dlq', 'list'], { ...process.env, LANGFUSE_DATA_DIR: path.join(srv.tmpDir, 'nowhere') });
+      const nowhere = { ...process.env, LANGFUSE_DATA_DIR: path.join(srv.tmpDir, 'nowhere') };
+      const wrong = await runCommand(['dlq', 'list'], nowhere);
       assert.equal(wrong.code, 1);
       assert.match(wrong.stderr, /no queue at .*nowhere/);
     }
-    const bad = await run(['dlq', 'frobnicate'], workerEnv());
+    const bad = await runCommand(['dlq', 'frobnicate'], workerEnv());
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /unknown verb 'frobnicate'/);
   });
@@ -76,7 +65,7 @@ describe('langfuse dlq', () => {
       'reason', 'insert failed 3 times: e2e', 'payload', payload]);
     assert.match(added, /^\$\d+$/, `XADD answered ${added}`);
 
-    const listed = await run(['dlq', 'list'], env);
+    const listed = await runCommand(['dlq', 'list'], env);
     assert.equal(listed.code, 0, listed.stderr);
     const lines = listed.stdout.trim().split('\n').map((l) => JSON.parse(l));
     assert.equal(lines.length, 1);
@@ -84,13 +73,13 @@ describe('langfuse dlq', () => {
     assert.equal(lines[0].events, 1);
     assert.equal(lines[0].reason, 'insert failed 3 times: e2e');
 
-    const replayed = await run(['dlq', 'replay'], env);
+    const replayed = await runCommand(['dlq', 'replay'], env);
     assert.equal(replayed.code, 0, replayed.stderr);
     assert.match(replayed.stdout, /1 entry sent back to the queue/);
     const trace = await pollTrace(srv, traceId, () => true, { timeoutMs: 30_000 });
     assert.equal(trace.status, 200, `trace not readable after the replay: ${trace.status} ${trace.text}`);
     assert.equal(trace.json.name, 'from the dead-letter stream');
-    const after = await run(['dlq', 'list'], env);
+    const after = await runCommand(['dlq', 'list'], env);
     assert.equal(after.stdout, '');
   });
 });

@@ -61,6 +61,22 @@ export function requireBin() {
   return resolved;
 }
 
+/**
+ * Runs the binary under test once with `args` and `env` (a command such as `dlq list` or
+ * `migrate`); resolves {code, stdout, stderr}, killing it after timeoutMs.
+ */
+export function runCommand(args, env, timeoutMs = 30_000) {
+  return new Promise((resolve) => {
+    const child = spawn(requireBin(), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+  });
+}
+
 const portsHandedOut = new Set();
 
 /**

@@ -5,25 +5,12 @@
 
 import { describe, it as baseIt, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import {
-  startServer, cleanupTmp, requireBin, pollTrace, uid, ev, ingestOk, withServerLogs,
+  startServer, cleanupTmp, runCommand, pollTrace, uid, ev, ingestOk, withServerLogs,
 } from './harness.mjs';
 
 let srv;
 const it = withServerLogs(baseIt, () => [srv]);
-
-function run(args, env) {
-  return new Promise((resolve) => {
-    const child = spawn(requireBin(), args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
-  });
-}
 
 describe('langfuse migrate', () => {
   before(async () => { srv = await startServer(); });
@@ -54,15 +41,15 @@ describe('langfuse migrate', () => {
     assert.equal(read.json?.observations?.length, 2, JSON.stringify(read.json));
     await stopWriters();
 
-    const migrated = await run(['migrate', '--sort-observations-by-trace'], storeEnv());
+    const migrated = await runCommand(['migrate', '--sort-observations-by-trace'], storeEnv(), 60_000);
     assert.equal(migrated.code, 0, migrated.stderr);
     assert.match(migrated.stdout, /tracing store: 0 migration\(s\) applied/);
     assert.match(migrated.stdout, /observations: already sorted by trace/);
 
-    const unknown = await run(['migrate', '--sort-everything'], storeEnv());
+    const unknown = await runCommand(['migrate', '--sort-everything'], storeEnv(), 60_000);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /unexpected argument '--sort-everything'/);
-    const extra = await run(['migrate', '--sort-observations-by-trace', 'now'], storeEnv());
+    const extra = await runCommand(['migrate', '--sort-observations-by-trace', 'now'], storeEnv(), 60_000);
     assert.equal(extra.code, 2);
     assert.match(extra.stderr, /unexpected argument 'now'/);
 

@@ -445,7 +445,12 @@ std::string Trimmed(std::string text) {
 
 }  // namespace
 
-StatusOr<bool> SortObservationsByTrace(ClickHouseTransport& transport, std::string_view database) {
+StatusOr<bool> SortObservationsByTrace(ClickHouseTransport& transport, std::string_view database_name) {
+  std::string database(database_name);
+  if (database.empty()) {
+    ASSIGN_OR_RETURN(database, transport.Query("SELECT currentDatabase()", {}, "TSVRaw"));
+    database = Trimmed(std::move(database));
+  }
   if (!IsSqlIdentifier(database)) {
     return Status::InvalidArgument(fmt::format("database name '{}' is not [A-Za-z0-9_]+", database));
   }

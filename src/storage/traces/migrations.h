@@ -58,10 +58,11 @@ Status ApplyClickHouseMigrations(ClickHouseTransport& transport, const SchemaTar
 //! Rewrites an `observations` table sorted otherwise (Langfuse's (project_id, type, day, id), say)
 //! into one sorted by day, type and trace like the tables created here (see migrations.cpp):
 //! copies every row into a new table of the same definition but for the sort key, checks that it
-//! holds as many rows, swaps the two and drops the old one. `database` is the table's database
-//! ([A-Za-z0-9_]+). Returns false when the table is sorted so already. Not for a cluster (the
-//! caller checks), and offline only: a row written to the old table while it is copied would be
-//! lost. Safe to run again after an interruption (a half-made copy is dropped first).
-StatusOr<bool> SortObservationsByTrace(ClickHouseTransport& transport, std::string_view database);
+//! holds as many rows, merges it, swaps the two and drops the old one. `database` is the table's
+//! database ([A-Za-z0-9_]+; empty: the connection's current one). Returns false when the table
+//! is sorted so already. Not for a cluster (the caller checks), and offline only: a row written
+//! to the old table while it is copied would be lost. Safe to run again after an interruption (a
+//! half-made copy is dropped first).
+StatusOr<bool> SortObservationsByTrace(ClickHouseTransport& transport, std::string_view database = "");
 
 }  // namespace langfuse::traces
